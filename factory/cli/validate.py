@@ -1,0 +1,38 @@
+"""`factory validate SPEC...`: every problem of every spec, at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from factory.cli._output import err_console, out_console, report_spec_error
+from factory.errors import ExitCode, SpecError
+from factory.spec.loader import load_spec
+
+
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
+) -> None:
+    """Check specs: YAML, types, references, graph shape, CEL, templates, streaming, secrets, tests."""
+    problems = []
+    for path in specs:
+        try:
+            loaded = load_spec(path)
+        except SpecError as exc:
+            problems.extend(exc.issues)
+            if not as_json:
+                report_spec_error(exc)
+            continue
+        if not as_json:
+            spec = loaded.spec
+            out_console.print(f"[green]ok[/] {path}: {spec.name} ({len(spec.nodes)} nodes, "
+                              f"{len(spec.edges)} edges, {len(spec.tests)} conversations)")
+    if as_json:
+        out_console.print_json(json.dumps({"ok": not problems, "issues": [p.as_dict() for p in problems]}))
+    elif problems:
+        err_console.print(f"[red]{len(problems)} problem(s)[/] in {len(specs)} spec(s)")
+    raise typer.Exit(ExitCode.SPEC_INVALID if problems else ExitCode.OK)

@@ -1,0 +1,304 @@
+"""Cross-reference checks of a spec that parsed: references, graph shape, CEL, Jinja, streaming,
+secrets, paths and test conversations. Each check appends `SpecIssue`s; none stops the others."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+from factory.errors import SpecError, SpecIssue
+from factory.spec import models as m
+from factory.spec._yaml import Path
+from factory.spec.graph_checks import check_graph
+from graphs.expressions import CelError, check_cel, state_refs
+from graphs.templates import TemplateError, names_used
+
+if TYPE_CHECKING:
+    from factory.spec.loader import LoadedSpec
+
+__all__ = ["check_spec"]
+
+_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|ghp_[A-Za-z0-9]{20,}|xox[bp]-[A-Za-z0-9-]{10,})")
+_PROMPT_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_RESERVED_IDS = {"start", "end"}
+_CHECKPOINTER = re.compile(r"^(memory|sqlite:///.+|postgres(ql)?://.+)$")
+
+
+class _Checker:
+    def __init__(self, loaded: LoadedSpec, load_child: Callable[[FsPath], LoadedSpec],
+                 stack: tuple[FsPath, ...]) -> None:
+        self.loaded, self.spec, self.src = loaded, loaded.spec, loaded.source
+        self.load_child, self.stack = load_child, stack
+        self.issues: list[SpecIssue] = []
+        self.slots = set(self.spec.state)
+        self.template_names = self.slots | {"messages", "prompts", "tools", "state"}
+
+    def add(self, path: Path, message: str, *, fix: str | None = None, key: bool = False,
+            node: str | None = None, file: str | None = None, line: int | None = None,
+            column: int | None = None) -> None:
+        pos = self.src.at(path, key=key)
+        if node is None and len(path) >= 2 and path[0] == "nodes":
+            node = str(path[1])
+        self.issues.append(SpecIssue(file or self.src.file, line or pos.line, column or pos.column,
+                                     message, node=node, fix=fix))
+
+    # ------------------------------------------------------------ identifiers, models, prompts
+
+    def ids(self) -> None:
+        for slot in self.spec.state:
+            if not re.match(m.ID_RE, slot) or slot == "messages":
+                self.add(("state", slot), f"invalid slot name {slot!r}", key=True,
+                         fix="use letters, digits and `_` (not `messages`, which always exists)")
+        for node_id in self.spec.nodes:
+            if not re.match(m.ID_RE, node_id) or node_id in _RESERVED_IDS:
+                self.add(("nodes", node_id), f"invalid node id {node_id!r}", key=True,
+                         fix="use letters, digits and `_`; `start` and `end` are reserved")
+
+    def model_ref(self, path: Path, alias: str | None, *, what: str) -> str | None:
+        name = alias or self.spec.default_model
+        if name is None:
+            if len(self.spec.models) == 1:
+                return next(iter(self.spec.models))
+            self.add(path, f"{what} names no model and the spec has no `default_model`",
+                     fix="add `default_model: <alias>` at the top level")
+            return None
+        if name not in self.spec.models:
+            where = (*path, "model") if alias else ("default_model",)
+            self.add(where, f"unknown model {name!r}", fix=f"define it under `models:` or use one of {sorted(self.spec.models)}")
+            return None
+        return name
+
+    def prompts(self) -> None:
+        for name, value in self.spec.prompts.items():
+            if isinstance(value, m.PromptFile):
+                text = self.read_inside(("prompts", name, "file"), value.file, what="prompt file")
+                if text is not None:
+                    self.loaded.prompts[name] = text
+                    self.template(("prompts", name, "file"), text, file=value.file)
+            else:
+                self.loaded.prompts[name] = value
+                self.template(("prompts", name), value)
+
+    def read_inside(self, path: Path, relative: str, *, what: str) -> str | None:
+        folder = self.loaded.folder
+        target = (folder / relative).resolve()
+        if FsPath(relative).is_absolute() or not target.is_relative_to(folder):
+            self.add(path, f"{what} {relative!r} resolves outside the spec's folder",
+                     fix="keep it inside the spec's folder and use a relative path")
+            return None
+        try:
+            return target.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(path, f"cannot read {what} {relative!r}: {getattr(exc, 'strerror', None) or exc}",
+                     fix="check the path (relative to the spec's folder)")
+            return None
+
+    def template(self, path: Path, text: str, *, file: str | None = None, extra: frozenset[str] = frozenset()) -> None:
+        try:
+            used = names_used(text)
+        except TemplateError as exc:
+            self.template_issue(path, exc.message, exc.line, file)
+            return
+        unknown = sorted(used - self.template_names - extra)
+        for name in unknown:
+            self.template_issue(path, f"the template uses {name!r}, which the state does not have", 1, file,
+                                fix=f"add `{name}` under `state:` or use one of {sorted(self.slots)}")
+
+    def template_issue(self, path: Path, message: str, line: int, file: str | None, *, fix: str | None = None) -> None:
+        if file is not None:
+            self.add(path, message, fix=fix, file=str(self.loaded.folder / file), line=line, column=1)
+        else:
+            pos = self.src.at(path)
+            self.add(path, message, fix=fix, line=pos.line + (line - 1 if line > 1 else 0))
+
+    def prompt_ref(self, path: Path, prompt: str) -> None:
+        if _PROMPT_REF.match(prompt):
+            if prompt not in self.spec.prompts:
+                self.add(path, f"unknown prompt {prompt!r}",
+                         fix=f"define it under `prompts:` (known: {sorted(self.spec.prompts)}) or write the text inline")
+        else:
+            self.template(path, prompt)
+
+    # ------------------------------------------------------------ CEL
+
+    def cel(self, path: Path, expression: str, *, allowed: frozenset[str] = frozenset({"state"})) -> None:
+        try:
+            unknown_vars = check_cel(expression, allowed=allowed)
+        except CelError as exc:
+            pos = self.src.at(path)
+            self.add(path, f"CEL syntax error in {expression!r} at column {exc.column}: {exc.message}",
+                     fix="fix the expression (CEL: `state.slot == \"x\" && size(state.items) > 0`)",
+                     line=pos.line + exc.line - 1)
+            return
+        for name in unknown_vars:
+            self.add(path, f"CEL expression {expression!r} reads {name!r}; only {sorted(allowed)} exist here",
+                     fix=f"write `state.{name}`" if "state" in allowed else None)
+        for slot in state_refs(expression):
+            if slot not in self.slots and slot != "messages":
+                self.add(path, f"CEL expression reads unknown slot {slot!r}",
+                         fix=f"add `{slot}` under `state:` or use one of {sorted(self.slots)}")
+
+    def slot_ref(self, path: Path, slot: str, *, key: bool = False) -> None:
+        if slot not in self.slots:
+            self.add(path, f"unknown slot {slot!r}", key=key,
+                     fix=f"add `{slot}:` under `state:` or use one of {sorted(self.slots)}")
+
+    def tool_ref(self, path: Path, tool: str) -> None:
+        if tool not in self.spec.tools:
+            self.add(path, f"unknown tool {tool!r}", fix=f"define it under `tools:` (known: {sorted(self.spec.tools)})")
+
+    # ------------------------------------------------------------ nodes
+
+    def nodes(self) -> None:
+        for node_id, node in self.spec.nodes.items():
+            path: Path = ("nodes", node_id)
+            if isinstance(node, m.ReplyNode | m.AgentNode | m.ExtractNode | m.ClassifyNode):
+                alias = self.model_ref(path, node.model, what=f"{node.kind} node")
+                self.prompt_ref((*path, "prompt"), node.prompt)
+                if node.kind in m.USER_FACING_KINDS and alias and not self.spec.models[alias].streaming:
+                    self.add((*path, "model"), f"model {alias!r} has `streaming: false` but {node.kind} nodes speak to the user",
+                             fix=f"set `streaming: true` on models.{alias}, or use another model")
+            if isinstance(node, m.ReplyNode | m.AgentNode | m.InterruptNode) and not node.stream:
+                self.add((*path, "stream"), f"{node.kind} node turns streaming off; its words reach the user",
+                         fix="remove `stream: false` (every user-facing node streams)")
+            if isinstance(node, m.AgentNode):
+                for i, tool in enumerate(node.tools):
+                    self.tool_ref((*path, "tools", i), tool)
+            elif isinstance(node, m.ExtractNode):
+                for i, slot in enumerate(node.into):
+                    self.slot_ref((*path, "into", i), slot)
+            elif isinstance(node, m.ClassifyNode):
+                self.slot_ref((*path, "into"), node.into)
+                enum = self.spec.state[node.into].enum if node.into in self.spec.state else None
+                for label in node.labels:
+                    if enum is not None and label not in enum:
+                        self.add((*path, "labels", label), f"label {label!r} is not in slot {node.into!r}'s enum {enum}",
+                                 key=True, fix=f"add {label!r} to state.{node.into}.enum")
+            elif isinstance(node, m.ToolNode):
+                self.tool_ref((*path, "tool"), node.tool)
+                for arg, expr in node.args.items():
+                    self.cel((*path, "args", arg), expr)
+                if node.into:
+                    self.slot_ref((*path, "into"), node.into)
+            elif isinstance(node, m.SetNode):
+                for slot, expr in node.values.items():
+                    self.slot_ref((*path, "values", slot), slot, key=True)
+                    self.cel((*path, "values", slot), expr)
+            elif isinstance(node, m.InterruptNode):
+                self.template((*path, "message"), node.message)
+                self.slot_ref((*path, "into"), node.into)
+            elif isinstance(node, m.SubgraphNode):
+                self.subgraph(path, node_id, node)
+
+    def subgraph(self, path: Path, node_id: str, node: m.SubgraphNode) -> None:
+        folder = self.loaded.folder
+        target = (folder / node.spec).resolve()
+        if FsPath(node.spec).is_absolute() or not target.is_relative_to(folder):
+            self.add((*path, "spec"), f"subgraph spec {node.spec!r} resolves outside the spec's folder",
+                     fix="keep sub-specs inside the spec's folder")
+            return
+        if target in self.stack:
+            self.add((*path, "spec"), f"subgraph spec {node.spec!r} includes itself (a cycle of specs)",
+                     fix="a spec cannot contain itself")
+            return
+        try:
+            child = self.load_child(target)
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            self.add((*path, "spec"), f"subgraph spec {node.spec!r} is invalid (see its errors)")
+            return
+        self.loaded.children[node_id] = child
+        for slot, expr in node.input.items():
+            if slot not in child.spec.state:
+                self.add((*path, "input", slot), f"the subgraph has no slot {slot!r}", key=True,
+                         fix=f"use one of {sorted(child.spec.state)}")
+            self.cel((*path, "input", slot), expr)
+        for slot, expr in node.output.items():
+            self.slot_ref((*path, "output", slot), slot, key=True)
+            try:
+                check_cel(expr, allowed=frozenset({"state"}))
+            except CelError as exc:
+                self.add((*path, "output", slot), f"CEL syntax error in {expr!r}: {exc.message}")
+            for ref in state_refs(expr):
+                if ref not in child.spec.state:
+                    self.add((*path, "output", slot), f"the subgraph has no slot {ref!r}",
+                             fix=f"use one of {sorted(child.spec.state)}")
+
+    # ------------------------------------------------------------ the rest
+
+    def tools(self) -> None:
+        for name, tool in self.spec.tools.items():
+            forms = [f for f in ("python", "http", "returns") if f in tool.model_fields_set]
+            if len(forms) != 1:
+                self.add(("tools", name), f"tool {name!r} needs exactly one of `python`, `http`, `returns` (has {forms})",
+                         key=True, fix="keep one form")
+            if tool.parameters is not None and tool.parameters.get("type", "object") != "object":
+                self.add(("tools", name, "parameters"), "tool parameters must be an object schema",
+                         fix="use `parameters: {type: object, properties: {...}}`")
+
+    def edges(self) -> None:
+        ids = set(self.spec.nodes)
+        for i, edge in enumerate(self.spec.edges):
+            if edge.from_ != "start" and edge.from_ not in ids:
+                self.add(("edges", i, "from"), f"edge from unknown node {edge.from_!r}",
+                         fix=f"use `start` or one of {sorted(ids)}")
+            if edge.to != "end" and edge.to not in ids:
+                self.add(("edges", i, "to"), f"edge to unknown node {edge.to!r}", fix=f"use `end` or one of {sorted(ids)}")
+            if edge.when is not None:
+                self.cel(("edges", i, "when"), edge.when)
+        for issue in check_graph(self.spec):
+            self.add(issue.path, issue.message, fix=issue.fix, key=issue.key)
+
+    def secrets(self) -> None:
+        for path, value in _strings(self.raw_data()):
+            if _SECRET.search(value):
+                self.add(path, "a literal secret is written in the spec",
+                         fix="put it in an environment variable and name the variable (`api_key_env: OPENAI_API_KEY`)")
+        cp = self.spec.serve.checkpointer
+        if not _CHECKPOINTER.match(cp):
+            self.add(("serve", "checkpointer"), f"unknown checkpointer {cp!r}",
+                     fix="use `memory`, `sqlite:///threads.sqlite` or `postgres://host/db`")
+        elif re.match(r"^postgres(ql)?://[^/@]*:[^/@]+@", cp):
+            self.add(("serve", "checkpointer"), "the checkpointer URL holds a password",
+                     fix="drop the password here and set `FACTORY_CHECKPOINTER` (or PGPASSWORD) at run time")
+
+    def raw_data(self) -> Any:
+        return self.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+    def fix_settings(self) -> None:
+        if "fix" in self.spec.model_fields_set and self.spec.fix.model is not None:
+            self.model_ref(("fix",), self.spec.fix.model, what="fix")
+        for i, pointer in enumerate(self.spec.fix.editable):
+            if not pointer.startswith("/"):
+                self.add(("fix", "editable", i), f"editable path {pointer!r} is not a JSON Pointer",
+                         fix="start it with `/`, e.g. `/prompts/*`")
+
+
+def _strings(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+
+
+def check_spec(loaded: LoadedSpec, *, load_child: Callable[[FsPath], LoadedSpec],
+               stack: tuple[FsPath, ...]) -> list[SpecIssue]:
+    """Every cross-reference problem of a spec whose shape is already valid."""
+    from factory.spec.test_checks import check_tests
+
+    checker = _Checker(loaded, load_child, stack)
+    checker.ids()
+    checker.prompts()
+    checker.tools()
+    checker.nodes()
+    checker.edges()
+    checker.secrets()
+    checker.fix_settings()
+    check_tests(checker)
+    return checker.issues

@@ -1,0 +1,93 @@
+"""Shape checks of the node graph: reachability, a way to `end`, exits from cycles, defaults."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from factory.spec._yaml import Path
+from factory.spec.models import Spec
+
+__all__ = ["GraphIssue", "check_graph"]
+
+
+@dataclass(frozen=True)
+class GraphIssue:
+    path: Path
+    message: str
+    fix: str | None = None
+    key: bool = False
+
+
+def _walk(start: str, links: dict[str, list[str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in links.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _cycle_through(node: str, links: dict[str, list[str]], allowed: set[str]) -> list[str] | None:
+    """A shortest cycle back to `node` that stays inside `allowed`, or None."""
+    parents: dict[str, str] = {}
+    todo = [node]
+    while todo:
+        current = todo.pop(0)
+        for nxt in links.get(current, []):
+            if nxt == node:
+                path = [current]
+                while path[-1] != node:
+                    path.append(parents[path[-1]])
+                return [*reversed(path), node]
+            if nxt in allowed and nxt not in parents:
+                parents[nxt] = current
+                todo.append(nxt)
+    return None
+
+
+def check_graph(spec: Spec) -> list[GraphIssue]:
+    """Every graph-shape problem; unknown ids are reported elsewhere and ignored here."""
+    known = set(spec.nodes) | {"start", "end"}
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, edge in enumerate(spec.edges):
+        if edge.from_ in known and edge.to in known:
+            out[edge.from_].append(i)
+    issues: list[GraphIssue] = []
+    if not out.get("start"):
+        issues.append(GraphIssue(("edges",), "no edge leaves `start`", "add `- {from: start, to: <first node>}`"))
+    for source, indexes in out.items():
+        unconditional = [i for i in indexes if spec.edges[i].when is None]
+        if unconditional and unconditional[0] != indexes[-1]:
+            for i in indexes[indexes.index(unconditional[0]) + 1:]:
+                issues.append(GraphIssue(("edges", i), f"this edge from {source!r} is never taken: an earlier edge "
+                                         "without `when` always holds", "move it before the unconditional edge"))
+        if not unconditional:
+            last = indexes[-1]
+            issues.append(GraphIssue(("edges", last, "when"),
+                                     f"the conditional edges leaving {source!r} have no default",
+                                     f"add `- {{from: {source}, to: <node or end>}}` after them"))
+    forward: dict[str, list[str]] = {s: [spec.edges[i].to for i in idx] for s, idx in out.items()}
+    backward: dict[str, list[str]] = defaultdict(list)
+    for s, targets in forward.items():
+        for t in targets:
+            backward[t].append(s)
+    reached = _walk("start", forward)
+    finishing = _walk("end", backward)
+    for node_id in spec.nodes:
+        if node_id not in reached:
+            issues.append(GraphIssue(("nodes", node_id), f"nothing reaches node {node_id!r} from `start`",
+                                     f"add an edge to it, e.g. `- {{from: <node>, to: {node_id}}}`, or remove it", key=True))
+        elif node_id not in finishing:
+            stuck = reached - finishing - {"end"}
+            cycle = _cycle_through(node_id, forward, stuck)
+            if cycle:
+                issues.append(GraphIssue(("nodes", node_id),
+                                         f"cycle with no exit: {' -> '.join(cycle)} never reaches `end`",
+                                         f"add an edge out of the cycle, e.g. `- {{from: {node_id}, to: end, when: ...}}`",
+                                         key=True))
+            else:
+                issues.append(GraphIssue(("nodes", node_id), f"`end` cannot be reached from node {node_id!r}",
+                                         f"add `- {{from: {node_id}, to: end}}` or an edge to a node that ends", key=True))
+    return issues

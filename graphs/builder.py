@@ -1,0 +1,59 @@
+"""Plan -> compiled LangGraph `StateGraph`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from graphs.expressions import evaluate
+from graphs.models import make_chat_model
+from graphs.nodes import NodeContext, build_node
+from graphs.plan import EdgePlan, Plan
+from graphs.state import state_schema, state_view
+from graphs.tools import Toolbox
+
+__all__ = ["build_graph"]
+
+_ENDPOINTS = {"start": START, "end": END}
+
+
+def _router(source: str, edges: list[EdgePlan], plan: Plan) -> Any:
+    def route(state: dict[str, Any]) -> str:
+        view = {"state": state_view(state, plan["state"])}
+        for edge in edges:
+            if edge["when"] is None or evaluate(edge["when"], view) is True:
+                return _ENDPOINTS.get(edge["target"], edge["target"])
+        raise RuntimeError(f"no edge from {source!r} holds")  # validation requires a default edge
+
+    route.__name__ = f"route_{source}"
+    return route
+
+
+def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = ".",
+                model_override: str | None = None) -> Any:
+    """Compile a plan. `base_dir` is where `python:` modules of the spec live."""
+    for entry in plan.get("python_path", []):
+        folder = str((Path(base_dir) / entry).resolve())
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    models = {alias: make_chat_model(settings, override=model_override) for alias, settings in plan["models"].items()}
+    subgraphs = {node_id: build_graph(node["plan"], base_dir=base_dir, model_override=model_override)
+                 for node_id, node in plan["nodes"].items() if node["kind"] == "subgraph"}
+    ctx = NodeContext(plan=plan, models=models, toolbox=Toolbox(plan["tools"]), subgraphs=subgraphs)
+    builder = StateGraph(state_schema(plan["state"]))
+    for node_id, node in plan["nodes"].items():
+        builder.add_node(node_id, build_node(node_id, node, ctx))  # type: ignore[call-overload]
+    by_source: dict[str, list[EdgePlan]] = {}
+    for edge in plan["edges"]:
+        by_source.setdefault(edge["source"], []).append(edge)
+    for source, edges in by_source.items():
+        start = _ENDPOINTS.get(source, source)
+        if len(edges) == 1 and edges[0]["when"] is None:
+            builder.add_edge(start, _ENDPOINTS.get(edges[0]["target"], edges[0]["target"]))
+        else:
+            targets = sorted({_ENDPOINTS.get(e["target"], e["target"]) for e in edges})
+            builder.add_conditional_edges(start, _router(source, edges, plan), targets)
+    return builder.compile(checkpointer=checkpointer, name=plan["name"])

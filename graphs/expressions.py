@@ -1,0 +1,58 @@
+"""CEL, the one language for every condition, `set` value and tool argument. Never Python `eval`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import cel
+
+__all__ = ["CelError", "check_cel", "evaluate", "state_refs"]
+
+_ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
+
+
+class CelError(ValueError):
+    """A CEL expression that does not parse or does not evaluate; `column` is 1-based in the text."""
+
+    def __init__(self, message: str, *, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+@lru_cache(maxsize=4096)
+def _compile(expression: str) -> Any:
+    try:
+        return cel.compile(expression)
+    except ValueError as exc:
+        found = _ERROR_AT.search(str(exc))
+        if found:
+            raise CelError(found.group(3), line=int(found.group(1)), column=int(found.group(2))) from None
+        raise CelError(str(exc)) from None
+
+
+def check_cel(expression: str, *, allowed: frozenset[str]) -> list[str]:
+    """Compile `expression`; return the variables it names that are not in `allowed`.
+
+    Raises:
+        CelError: the expression does not parse.
+    """
+    program = _compile(expression)
+    return sorted(set(program.variables()) - allowed)
+
+
+def state_refs(expression: str) -> list[str]:
+    """Slot names read as `state.NAME` (for reference checks)."""
+    return _STATE_REF.findall(expression)
+
+
+def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
+    """Evaluate against plain data; a missing slot or a type error raises `CelError`."""
+    program = _compile(expression)
+    try:
+        return program.execute(dict(variables))
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise CelError(f"cannot evaluate {expression!r}: {type(exc).__name__}: {exc}") from None

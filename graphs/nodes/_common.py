@@ -1,0 +1,95 @@
+"""What every node kind shares: the build context, event emission, prompt rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from graphs.plan import NodePlan, Plan
+from graphs.state import state_view
+from graphs.templates import render
+from graphs.tools import Toolbox
+
+__all__ = ["NodeContext", "NodeError", "NodeFn", "emit", "prompt_messages", "stream_answer", "thread_of", "variables"]
+
+NodeFn = Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]
+NOSTREAM = {"tags": ["nostream"]}
+
+
+class NodeError(RuntimeError):
+    """A node could not do its work (bad model output, a failed tool); safe to show to the user."""
+
+    def __init__(self, message: str, *, code: str = "node_error", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code, self.retryable = code, retryable
+
+
+@dataclass
+class NodeContext:
+    plan: Plan
+    models: dict[str, BaseChatModel]
+    toolbox: Toolbox
+    subgraphs: dict[str, Any]
+
+
+def emit(event: str, **data: Any) -> None:
+    """Write one event of the vocabulary onto the run's custom stream."""
+    get_stream_writer()({"event": event, "data": data})
+
+
+def thread_of(config: RunnableConfig) -> str | None:
+    return config.get("configurable", {}).get("thread_id")
+
+
+class _Prompts(Mapping[str, str]):
+    """`prompts.NAME` inside a template: the named prompt, itself rendered over the same state."""
+
+    def __init__(self, texts: dict[str, str], view: dict[str, Any], depth: int = 0) -> None:
+        self.texts, self.view, self.depth = texts, view, depth
+
+    def __getitem__(self, name: str) -> str:
+        if self.depth > 8:
+            raise NodeError("prompts include each other more than 8 levels deep", code="template_error")
+        return render(self.texts[name], {**self.view, "prompts": _Prompts(self.texts, self.view, self.depth + 1)})
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def variables(ctx: NodeContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Template variables: the slots, `messages`, `prompts` and `tools` (name -> description)."""
+    view = state_view(state, ctx.plan["state"])
+    view["state"] = dict(view)
+    view["tools"] = {name: tool["description"] for name, tool in ctx.plan["tools"].items()}
+    view["prompts"] = _Prompts(ctx.plan["prompts"], view)
+    return view
+
+
+def prompt_messages(ctx: NodeContext, node: NodePlan, state: dict[str, Any]) -> list[BaseMessage]:
+    """The system prompt rendered over the state, then the conversation so far."""
+    system = render(node["prompt"], variables(ctx, state))
+    return [SystemMessage(system), *state.get("messages", [])]
+
+
+async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -> AIMessage:
+    """Stream a model call, emitting each text piece as a `token` event; return the whole message."""
+    full: AIMessageChunk | None = None
+    async for chunk in model.astream(messages):
+        piece = chunk.text
+        if piece:
+            emit("token", text=piece, node=node_id)
+        full = chunk if full is None else full + chunk
+    if full is None:
+        return AIMessage(content="")
+    if full.usage_metadata:
+        emit("usage", node=node_id, **full.usage_metadata)
+    return AIMessage(content=full.text, tool_calls=full.tool_calls, id=full.id)

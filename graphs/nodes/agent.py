@@ -1,0 +1,48 @@
+"""`agent`: the model calls tools in a loop until it answers; the answer streams."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+
+from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer, thread_of
+from graphs.plan import NodePlan
+from graphs.tools import ToolError
+
+
+def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+    tools = node.get("tools", [])
+    model = ctx.models[node["model"]]
+    bound = model.bind_tools([ctx.toolbox.schema(t) for t in tools]) if tools else model
+    max_steps = node.get("max_steps", 5)
+
+    async def agent(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        conversation: list[BaseMessage] = prompt_messages(ctx, node, state)
+        written: list[BaseMessage] = []
+        for _ in range(max_steps):
+            answer = await stream_answer(bound, conversation, node_id)
+            written.append(answer)
+            conversation.append(answer)
+            if not answer.tool_calls:
+                return {"messages": written}
+            for call in answer.tool_calls:
+                try:
+                    if call["name"] not in tools:
+                        raise ToolError(f"the model called {call['name']!r}, which this node does not offer")
+                    result = await ctx.toolbox.call(call["name"], call["args"], thread_id=thread_of(config))
+                    content = json.dumps(result, default=str)
+                except ToolError as exc:
+                    result, content = {"error": str(exc)}, json.dumps({"error": str(exc)})
+                emit("tool", name=call["name"], args=call["args"], result=result, node=node_id)
+                message = ToolMessage(content=content, tool_call_id=call["id"] or "")
+                written.append(message)
+                conversation.append(message)
+        text = f"I could not finish within {max_steps} steps."
+        emit("token", text=text, node=node_id)
+        written.append(AIMessage(content=text))
+        return {"messages": written}
+
+    return agent

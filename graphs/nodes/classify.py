@@ -1,0 +1,36 @@
+"""`classify`: the model picks one label (forced tool call); never shown to the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from graphs.nodes._common import NOSTREAM, NodeContext, NodeError, NodeFn, prompt_messages
+from graphs.plan import NodePlan
+
+TOOL_NAME = "choose_label"
+
+
+def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+    labels = node["labels"]
+    described = "; ".join(f"{label}: {why}" for label, why in labels.items())
+    tool = {"type": "function", "function": {
+        "name": TOOL_NAME,
+        "description": f"Pick the one label that fits. {described}",
+        "parameters": {"type": "object", "properties": {"label": {"type": "string", "enum": list(labels)}},
+                       "required": ["label"]},
+    }}
+    bound = ctx.models[node["model"]].bind_tools([tool], tool_choice=TOOL_NAME)
+
+    async def classify(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        answer = await bound.ainvoke(prompt_messages(ctx, node, state), NOSTREAM)
+        label = answer.tool_calls[0]["args"].get("label") if answer.tool_calls else None
+        if label not in labels:
+            if answer.tool_calls or answer.text.strip() not in labels:
+                raise NodeError(f"classify node {node_id!r}: the model chose {label!r}, not one of {list(labels)}",
+                                code="bad_model_output", retryable=True)
+            label = answer.text.strip()
+        return {node["into"]: label}
+
+    return classify

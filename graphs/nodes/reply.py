@@ -1,0 +1,20 @@
+"""`reply`: one LLM answer to the user, streamed token by token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from graphs.nodes._common import NodeContext, NodeFn, prompt_messages, stream_answer
+from graphs.plan import NodePlan
+
+
+def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+    model = ctx.models[node["model"]]
+
+    async def reply(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        answer = await stream_answer(model, prompt_messages(ctx, node, state), node_id)
+        return {"messages": [answer]}
+
+    return reply

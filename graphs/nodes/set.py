@@ -1,0 +1,23 @@
+"""`set`: slots from CEL expressions over the state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from graphs.expressions import CelError, evaluate
+from graphs.nodes._common import NodeContext, NodeError, NodeFn
+from graphs.plan import NodePlan
+from graphs.state import state_view
+
+
+def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+    async def set_slots(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        view = {"state": state_view(state, ctx.plan["state"])}
+        try:
+            return {slot: evaluate(expr, view) for slot, expr in node["values"].items()}
+        except CelError as exc:
+            raise NodeError(f"set node {node_id!r}: {exc}", code="expression_error") from None
+
+    return set_slots

@@ -1,0 +1,47 @@
+"""Sandboxed Jinja for every text that reaches the model or the user; unknown names are errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import TemplateError as JinjaError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["TemplateError", "names_used", "render"]
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class TemplateError(ValueError):
+    """A template that does not parse or render; `line` is 1-based within the template text."""
+
+    def __init__(self, message: str, *, line: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def names_used(text: str) -> set[str]:
+    """Top-level names a template reads. Raises `TemplateError` on a syntax error."""
+    try:
+        return set(meta.find_undeclared_variables(_ENV.parse(text)))
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "template syntax error", line=exc.lineno or 1) from None
+
+
+@lru_cache(maxsize=1024)
+def _template(text: str) -> Any:
+    try:
+        return _ENV.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "template syntax error", line=exc.lineno or 1) from None
+
+
+def render(text: str, variables: Mapping[str, Any]) -> str:
+    """Render in the sandbox; a missing name or a forbidden attribute raises `TemplateError`."""
+    try:
+        return str(_template(text).render(**variables))
+    except (JinjaError, TypeError, ValueError) as exc:
+        raise TemplateError(f"cannot render template: {exc}") from None
