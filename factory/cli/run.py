@@ -1,0 +1,62 @@
+"""`factory run SPEC "message"`: one turn in-process, the reply streamed to the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from factory.cli._common import ModelOption, SpecArg, data_dir, load_plan
+from factory.cli._output import err_console, out_console
+from factory.errors import ExitCode, UserError
+
+
+async def _run(plan: Any, base_dir: str, message: str, thread: str | None, model: str | None,
+               checkpointer: str, as_json: bool) -> int:
+    from graphs.agent import Agent
+    from graphs.models import ModelConfigError
+
+    try:
+        async with Agent.open(plan, checkpointer=checkpointer, base_dir=base_dir, model_override=model) as agent:
+            async for event in agent.turn(message, thread_id=thread):
+                if as_json:
+                    out_console.print(json.dumps(event.as_dict(), default=str), markup=False)
+                elif event.event == "token":
+                    out_console.print(event.data["text"], end="", markup=False)
+                elif event.event == "tool":
+                    err_console.print(f"[dim]tool {event.data['name']}({json.dumps(event.data['args'])})[/]")
+                elif event.event == "error":
+                    err_console.print(f"\n[red]error[/] {event.data['code']}: {event.data['message']}")
+                    return ExitCode.TESTS_FAILED
+                elif event.event == "end":
+                    out_console.print()
+                    err_console.print(f"[dim]thread {thread or '-'} | path {' > '.join(event.data['path'])} | "
+                                      f"first token {event.data['first_token_ms']} ms | "
+                                      f"total {event.data['total_ms']} ms[/]")
+                elif event.event == "metadata":
+                    thread = event.data["thread_id"]
+    except ModelConfigError as exc:
+        raise UserError(str(exc), hint="run offline with `--model scripted`") from None
+    return ExitCode.OK
+
+
+def run(
+    spec: SpecArg,
+    message: Annotated[str, typer.Argument(help="What the user says.", show_default=False)],
+    thread: Annotated[str | None, typer.Option("--thread", help="Continue this thread id.")] = None,
+    model: ModelOption = None,
+    checkpointer: Annotated[str | None, typer.Option(
+        "--checkpointer", help="Override the spec's checkpointer (memory, sqlite:///file, postgres://...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every event as a JSON line.")] = False,
+) -> None:
+    """Run one turn of SPEC in-process and stream the reply."""
+    from graphs.checkpointers import resolve_checkpointer_url
+
+    loaded, plan = load_plan(spec)
+    url = resolve_checkpointer_url(checkpointer or loaded.spec.serve.checkpointer)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
+    code = asyncio.run(_run(plan, str(loaded.folder), message, thread, model, url, as_json))
+    raise typer.Exit(code)
