@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine: `make demo` (the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FACTORY := $(VENV)/bin/factory
+
+.PHONY: setup machine demo test lint typecheck
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+# What the tests need beside Python: Chromium, a Docker engine with a local base image, Postgres.
+machine:
+	bash scripts/setup-machine.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup machine
+	. ./.factory-env 2>/dev/null; $(VENV)/bin/pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check graphs factory tests benchmarks
+
+typecheck: setup
+	$(VENV)/bin/mypy
