@@ -1,0 +1,188 @@
+"""Where conversations run: the agent in-process, or a served agent over the real SSE protocol.
+
+A `Target` is an async context manager whose `turn()` yields the events of the one event
+vocabulary as plain dicts `{"event": name, "data": {...}}`. The runner measures time to first
+token and total time around `turn()`, so both targets are timed as a client sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from factory.errors import ExitCode, UserError
+
+if TYPE_CHECKING:
+    from graphs.plan import Plan
+
+__all__ = ["HttpSseTarget", "InProcessTarget", "Target", "effective_model", "open_target", "runner_url"]
+
+RUNNERS = ("local", "docker")
+
+
+class Target(Protocol):
+    """Something that runs one user turn and streams its events."""
+
+    description: str
+
+    async def __aenter__(self) -> Target: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    def turn(self, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
+             mocks: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]: ...
+
+
+def effective_model(model: str | None) -> str | None:
+    """The offline default: `--model` / `FACTORY_MODEL` if given, else `scripted`.
+
+    `--model spec` means "the models the spec names" (no override).
+    """
+    chosen = model or os.environ.get("FACTORY_MODEL") or "scripted"
+    return None if chosen == "spec" else chosen
+
+
+class InProcessTarget:
+    """The agent compiled in this process against a memory checkpointer."""
+
+    def __init__(self, plan: Plan, *, base_dir: str | Path, model: str | None) -> None:
+        self.plan, self.base_dir, self.model = plan, base_dir, model
+        self.description = f"inprocess (model {model or 'as in the spec'})"
+        self._stack = AsyncExitStack()
+        self._agent: Any = None
+
+    async def __aenter__(self) -> InProcessTarget:
+        from graphs.agent import Agent
+        from graphs.models import ModelConfigError
+
+        try:
+            self._agent = await self._stack.enter_async_context(
+                Agent.open(self.plan, checkpointer="memory", base_dir=self.base_dir, model_override=self.model))
+        except ModelConfigError as exc:
+            raise UserError(str(exc), hint="run offline with `--model scripted`") from None
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._stack.aclose()
+
+    async def turn(self, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
+                   mocks: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+        assert self._agent is not None, "use the target as an async context manager"
+        async for event in self._agent.turn(message, thread_id=thread_id, script=script, mocks=mocks):
+            yield event.as_dict()
+
+
+class HttpSseTarget:
+    """A served agent: `POST {url}/chat/stream` with `{message, thread_id?, script?, mocks?}`.
+
+    Scripts and mocks reach the agent only when the server runs in test mode
+    (`factory serve --test-mode`); a production server answers 403, reported as a `UserError`.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 120.0, headers: dict[str, str] | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.description = self.url
+        self._timeout_s, self._headers = timeout_s, dict(headers or {})
+        self._client: Any = None
+
+    async def __aenter__(self) -> HttpSseTarget:
+        import httpx
+
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout_s, connect=10.0),
+                                         headers=self._headers)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def turn(self, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
+                   mocks: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+        from httpx_sse import aconnect_sse
+
+        body: dict[str, Any] = {"message": message}
+        if thread_id:
+            body["thread_id"] = thread_id
+        if script:
+            body["script"] = script
+        if mocks:
+            body["mocks"] = mocks
+        async with aconnect_sse(self._client, "POST", f"{self.url}/chat/stream", json=body) as source:
+            response = source.response
+            if response.status_code != 200:
+                await response.aread()
+                raise _http_problem(self.url, response.status_code, response.text)
+            async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue
+                yield {"event": sse.event, "data": json.loads(sse.data)}
+
+
+def _http_problem(url: str, status: int, text: str) -> UserError:
+    if status == 403:
+        return UserError(f"{url} refused the test's script and mocks (403)",
+                         hint="start the server in test mode: `factory serve SPEC --test-mode`")
+    return UserError(f"{url}/chat/stream answered {status}: {text[:300]}")
+
+
+def runner_url(name: str, *, spec_path: Path, model: str | None) -> AbstractAsyncContextManager[str]:
+    """Start the agent with a build runner (`local`, `docker`) and yield its base URL.
+
+    The hook of the build issue: `factory.runners.open_runner(name, spec_path, *, model, test_mode)`
+    must be an async context manager yielding the base URL of an agent served in test mode.
+    """
+    try:
+        from factory import runners  # type: ignore[attr-defined]
+    except ImportError:
+        raise UserError(f"the {name!r} runner is not available yet",
+                        hint="use `--target inprocess` or the URL of a running `factory serve --test-mode`",
+                        exit_code=ExitCode.USAGE) from None
+    opener = getattr(runners, "open_runner", None)
+    if opener is None:
+        raise UserError(f"the {name!r} runner is not available yet (factory.runners has no open_runner)",
+                        exit_code=ExitCode.USAGE)
+    result: AbstractAsyncContextManager[str] = opener(name, spec_path, model=model, test_mode=True)
+    return result
+
+
+class _RunnerTarget(HttpSseTarget):
+    """An `HttpSseTarget` against an agent a runner starts and stops around the run."""
+
+    def __init__(self, name: str, *, spec_path: Path, model: str | None) -> None:
+        super().__init__("http://runner.invalid")
+        self.description = name
+        self._runner = runner_url(name, spec_path=spec_path, model=model)
+        self._name = name
+
+    async def __aenter__(self) -> HttpSseTarget:
+        url = await self._runner.__aenter__()
+        self.url = url.rstrip("/")
+        self.description = f"{self._name} ({self.url})"
+        return await super().__aenter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            await self._runner.__aexit__(exc_type, exc, tb)
+
+
+def open_target(target: str, *, plan: Plan, base_dir: str | Path, spec_path: Path, model: str | None) -> Target:
+    """`inprocess`, an `http(s)://` URL, or a runner name (`local`, `docker`)."""
+    if target == "inprocess":
+        return InProcessTarget(plan, base_dir=base_dir, model=model)
+    if target.startswith(("http://", "https://")):
+        return HttpSseTarget(target)
+    if target in RUNNERS:
+        return _RunnerTarget(target, spec_path=spec_path, model=model)
+    raise UserError(f"unknown --target {target!r}",
+                    hint="use `inprocess`, `local`, `docker`, or a URL like http://127.0.0.1:8000")
