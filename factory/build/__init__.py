@@ -1,0 +1,29 @@
+"""`factory build`: a generated build context (`generated/<name>/`) and a Docker image of it.
+
+The context is rendered from sandboxed Jinja templates and is byte-for-byte stable; the image holds
+only the runtime (`graphs/`), its pinned dependencies and the agent, runs as a non-root user, and
+has the agent (plan + python modules) as its last layer.
+"""
+
+from __future__ import annotations
+
+from factory.build._context import DEFAULT_BASE_IMAGE, GeneratedContext, copy_runtime, render_context, write_context
+from factory.build._engine import connect, engine_available
+from factory.build._image import BuildResult, build_image, prepare_wheelhouse, wheel_cache_dir
+from factory.build._requirements import RUNTIME_REQUIREMENTS, pinned_requirements
+
+__all__ = [
+    "DEFAULT_BASE_IMAGE",
+    "RUNTIME_REQUIREMENTS",
+    "BuildResult",
+    "GeneratedContext",
+    "build_image",
+    "connect",
+    "copy_runtime",
+    "engine_available",
+    "pinned_requirements",
+    "prepare_wheelhouse",
+    "render_context",
+    "wheel_cache_dir",
+    "write_context",
+]

@@ -1,0 +1,81 @@
+"""Pinned runtime requirements: the runtime's dependency closure at the versions installed here.
+
+The image must run what the toolchain tested, so every package the runtime (`graphs/`) needs,
+directly or not, is pinned to the version `importlib.metadata` finds in this environment. The
+toolchain's own dependencies (typer, rich, pydantic, docker, ...) are not included unless the
+runtime needs them too.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from factory.errors import ExitCode, UserError
+
+__all__ = ["RUNTIME_REQUIREMENTS", "pinned_requirements"]
+
+RUNTIME_REQUIREMENTS: tuple[str, ...] = (
+    "langgraph",
+    "langchain-core",
+    "langchain-openai",
+    "langserve[server]",
+    "fastapi",
+    "uvicorn",
+    "sse-starlette",
+    "httpx",
+    "jinja2",
+    "common-expression-language",
+    "langgraph-checkpoint-sqlite",
+    "langgraph-checkpoint-postgres",
+    "psycopg[binary]",
+)
+"""What `graphs/` imports at run time (the `dependencies` of pyproject.toml, without ranges)."""
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        raise UserError(f"the runtime dependency {name!r} is not installed in this environment",
+                        hint="install the project first: pip install -e '.[dev]'",
+                        exit_code=ExitCode.BUILD_FAILED) from None
+
+
+def _closure(roots: tuple[str, ...]) -> dict[str, tuple[str, set[str]]]:
+    """canonical name -> (distribution name as published, extras asked for), over the whole closure."""
+    env = default_environment()
+    found: dict[str, tuple[str, set[str]]] = {}
+    todo = [Requirement(r) for r in roots]
+    while todo:
+        req = todo.pop()
+        key = canonicalize_name(req.name)
+        dist_name = metadata.metadata(req.name)["Name"] if key not in found else found[key][0]
+        _version(req.name)
+        known = found.get(key)
+        new_extras = set(req.extras) - (known[1] if known else set())
+        if known and not new_extras:
+            continue
+        extras = (known[1] if known else set()) | set(req.extras)
+        found[key] = (dist_name, extras)
+        for line in metadata.requires(req.name) or []:
+            dep = Requirement(line)
+            if dep.marker is None:
+                todo.append(dep)
+                continue
+            extra_envs = [{**env, "extra": extra} for extra in sorted(extras)] or [{**env, "extra": ""}]
+            if any(dep.marker.evaluate(e) for e in extra_envs):  # type: ignore[arg-type]
+                todo.append(dep)
+    return found
+
+
+def pinned_requirements(roots: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> str:
+    """The text of requirements.txt: one `name[extras]==version` per line, sorted, stable."""
+    lines = []
+    for key, (_dist, extras) in sorted(_closure(roots).items()):
+        extra = f"[{','.join(sorted(extras))}]" if extras else ""
+        lines.append(f"{key}{extra}=={_version(key)}")
+    return "\n".join(lines) + "\n"
