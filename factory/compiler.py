@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from factory.spec import models as m
@@ -21,7 +23,8 @@ def _model_alias(spec: m.Spec, alias: str | None) -> str:
 
 
 def _prompt_text(loaded: LoadedSpec, prompt: str) -> str:
-    return loaded.prompts[prompt] if _PROMPT_REF.match(prompt) else prompt
+    """A `prompts` name resolves to its text; anything else is the prompt itself (even one word)."""
+    return loaded.prompts[prompt] if _PROMPT_REF.match(prompt) and prompt in loaded.prompts else prompt
 
 
 def _node(loaded: LoadedSpec, node_id: str, node: Any) -> NodePlan:
@@ -36,7 +39,11 @@ def _node(loaded: LoadedSpec, node_id: str, node: Any) -> NodePlan:
         if key in data and key not in ("model", "prompt"):
             plan[key] = data[key]
     if isinstance(node, m.SubgraphNode):
-        plan["plan"] = compile_plan(loaded.children[node_id])
+        child = loaded.children[node_id]
+        plan["plan"] = compile_plan(child)
+        # The runtime resolves `python:` modules against the parent's base_dir; a sub-spec in a
+        # sub-folder keeps finding its own modules.
+        plan["plan"]["python_path"] = [Path(os.path.relpath(child.folder, loaded.folder)).as_posix()]
     return plan  # type: ignore[return-value]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 
 from graphs.expressions import evaluate
-from graphs.models import make_chat_model
+from graphs.models import make_chat_model, model_override_from_env
 from graphs.nodes import NodeContext, build_node
 from graphs.plan import EdgePlan, Plan
 from graphs.state import state_schema, state_view
@@ -32,18 +32,32 @@ def _router(source: str, edges: list[EdgePlan], plan: Plan) -> Any:
     return route
 
 
+def _used_models(plan: Plan) -> set[str]:
+    return {node["model"] for node in plan["nodes"].values() if "model" in node}
+
+
 def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = ".",
                 model_override: str | None = None) -> Any:
-    """Compile a plan. `base_dir` is where `python:` modules of the spec live."""
+    """Compile a plan. `base_dir` is where `python:` modules of the spec live.
+
+    Only the model aliases that nodes use are built: a `judge` or `patcher` alias for a hosted
+    model must not stop an agent whose nodes run on a local server. `model_override` defaults to
+    `FACTORY_MODEL`, so an image started with `FACTORY_MODEL=scripted` runs offline. A subgraph is
+    compiled without a checkpointer: it inherits the parent's, which is what lets an `interrupt`
+    inside it pause and resume the parent's thread.
+    """
+    model_override = model_override or model_override_from_env()
     for entry in plan.get("python_path", []):
         folder = str((Path(base_dir) / entry).resolve())
         if folder not in sys.path:
             sys.path.insert(0, folder)
-    models = {alias: make_chat_model(settings, override=model_override) for alias, settings in plan["models"].items()}
+    used = _used_models(plan)
+    models = {alias: make_chat_model(settings, override=model_override)
+              for alias, settings in plan["models"].items() if alias in used}
     subgraphs = {node_id: build_graph(node["plan"], base_dir=base_dir, model_override=model_override)
                  for node_id, node in plan["nodes"].items() if node["kind"] == "subgraph"}
     ctx = NodeContext(plan=plan, models=models, toolbox=Toolbox(plan["tools"]), subgraphs=subgraphs)
-    builder = StateGraph(state_schema(plan["state"]))
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(plan["state"]))
     for node_id, node in plan["nodes"].items():
         builder.add_node(node_id, build_node(node_id, node, ctx))  # type: ignore[call-overload]
     by_source: dict[str, list[EdgePlan]] = {}

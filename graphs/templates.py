@@ -6,13 +6,33 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["TemplateError", "names_used", "render"]
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class _Environment(ImmutableSandboxedEnvironment):
+    """Strict about names, lenient about keys.
+
+    An undefined *name* is an error (validation already rejects names the state lacks). A missing
+    *key* of a mapping (`{{ order.refund }}` when the order service sent no refund) is empty and
+    false: tool results and model output vary in shape, and failing the user's turn over an
+    optional field would be the run-time surprise the validation is there to prevent.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute not in obj and not hasattr(obj, attribute):
+            return Undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping) and isinstance(argument, str) and argument not in obj:
+            return Undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+_ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class TemplateError(ValueError):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import importlib
 import inspect
 import json
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graphs import fixtures
 from graphs.plan import ToolPlan
-from graphs.templates import render
+from graphs.templates import TemplateError, render
 
 __all__ = ["ToolError", "Toolbox", "import_function"]
 
@@ -61,15 +64,31 @@ class Toolbox:
             raise ToolError(f"unknown tool {name!r}")
         form = tool["form"]
         if form == "returns":
-            return tool["returns"]
+            return copy.deepcopy(tool["returns"])
         if form == "python":
-            function = import_function(tool["python"])
-            try:
-                result = function(**args)
-                return await result if inspect.isawaitable(result) else result
-            except TypeError as exc:
-                raise ToolError(f"tool {name!r} rejected its arguments {args!r}: {exc}") from None
+            return await _python(name, import_function(tool["python"]), args)
         return await _http(name, tool["http"], args)
+
+
+async def _python(name: str, function: Callable[..., Any], args: dict[str, Any]) -> Any:
+    """Call a python tool. Wrong arguments and the tool's own exceptions become `ToolError`, so an
+    agent node can show the model the failure and let it recover; a synchronous tool runs in a
+    worker thread so a slow one does not stall every other thread the server is serving."""
+    try:
+        inspect.signature(function).bind(**args)
+    except TypeError as exc:
+        raise ToolError(f"tool {name!r} rejected its arguments {args!r}: {exc}") from None
+    except ValueError:  # builtins without a signature: let the call decide
+        pass
+    try:
+        if inspect.iscoroutinefunction(function):
+            return await function(**args)
+        result = await asyncio.to_thread(function, **args)
+        return await result if inspect.isawaitable(result) else result
+    except ToolError:
+        raise
+    except Exception as exc:
+        raise ToolError(f"tool {name!r} failed: {type(exc).__name__}: {exc}") from None
 
 
 async def _http(name: str, http: dict[str, Any], args: dict[str, Any]) -> Any:
@@ -84,19 +103,28 @@ async def _http(name: str, http: dict[str, Any], args: dict[str, Any]) -> Any:
             return [fill(v) for v in value]
         return value
 
-    headers = {k: render(v, args) for k, v in http.get("headers", {}).items()}
+    # Arguments land in the URL percent-encoded (`A/1 b` -> `A%2F1%20b`): an argument cannot
+    # change the path or smuggle in a query parameter.
+    quoted = {k: quote(str(v), safe="") if isinstance(v, str | int | float) else v for k, v in args.items()}
+    try:
+        url = render(http["url"], quoted)
+        headers = {k: render(v, args) for k, v in http.get("headers", {}).items()}
+        body = fill(http.get("body"))
+    except TemplateError as exc:
+        raise ToolError(f"tool {name!r}: {exc}") from None
     for header, variable in http.get("headers_env", {}).items():
         if variable not in os.environ:
             raise ToolError(f"tool {name!r} needs ${variable} for header {header!r}")
         headers[header] = os.environ[variable]
-    body = fill(http.get("body"))
     try:
         async with httpx.AsyncClient(timeout=http.get("timeout_s", 10)) as client:
-            response = await client.request(http["method"], render(http["url"], args), headers=headers,
+            response = await client.request(http.get("method", "GET"), url, headers=headers,
                                             json=body if body is not None else None)
             response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        raise ToolError(f"tool {name!r}: HTTP {exc.response.status_code} from {url}") from None
     except httpx.HTTPError as exc:
-        raise ToolError(f"tool {name!r}: HTTP call failed: {exc}") from None
+        raise ToolError(f"tool {name!r}: HTTP call to {url} failed: {type(exc).__name__}: {exc}") from None
     try:
         return response.json()
     except json.JSONDecodeError:

@@ -1,6 +1,7 @@
 """The scripted model: deterministic, offline, in-process; streams token by token.
 
-Replies come from the running thread's test `script` (by node id, in order), else a clear fallback.
+Replies come from the running thread's test `script` (by node path, in order; see
+`graphs.fixtures.node_path`), else a clear fallback that names the node to script.
 It speaks LangChain's chat-model interface, so nodes use it exactly as they use `ChatOpenAI`:
 text streams as chunks, tool calls stream as tool-call chunks, a forced tool gives structured output.
 """
@@ -54,7 +55,7 @@ class ScriptedChatModel(BaseChatModel):
             config = get_config()
         except RuntimeError:
             return "?", False, None
-        node = str(config.get("metadata", {}).get("langgraph_node", "?"))
+        node = fixtures.node_path(config)
         thread = config.get("configurable", {}).get("thread_id")
         found = fixtures.for_thread(thread)
         if found is None:
@@ -74,7 +75,8 @@ class ScriptedChatModel(BaseChatModel):
                 args = entry
             else:
                 args = {"label": entry}
-            return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": _call_id(), "type": "tool_call"}])
+            call = {"name": name, "args": args, "id": _call_id(), "type": "tool_call"}
+            return AIMessage(content="", tool_calls=[call])
         if has and isinstance(entry, dict) and "tool_calls" in entry:
             calls = [{"name": c["name"], "args": c.get("args", {}), "id": _call_id(), "type": "tool_call"}
                      for c in entry["tool_calls"]]
@@ -98,7 +100,8 @@ class ScriptedChatModel(BaseChatModel):
                 yield AIMessageChunk(content=token)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         for chunk in self._chunks(self._message(messages, kwargs)):
             if run_manager and chunk.text:
                 run_manager.on_llm_new_token(chunk.text)

@@ -13,13 +13,15 @@ from langgraph.config import get_stream_writer
 
 from graphs.plan import NodePlan, Plan
 from graphs.state import state_view
-from graphs.templates import render
+from graphs.templates import TemplateError, render
 from graphs.tools import Toolbox
 
-__all__ = ["NodeContext", "NodeError", "NodeFn", "emit", "prompt_messages", "stream_answer", "thread_of", "variables"]
+__all__ = ["NodeContext", "NodeError", "NodeFn", "emit", "prompt_messages", "render_for", "stream_answer",
+           "thread_of", "variables"]
 
 NodeFn = Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]
-NOSTREAM = {"tags": ["nostream"]}
+NOSTREAM: RunnableConfig = {"tags": ["nostream"]}
+"""Config for model calls whose output the user never sees (`extract`, `classify`)."""
 
 
 class NodeError(RuntimeError):
@@ -56,7 +58,8 @@ class _Prompts(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         if self.depth > 8:
             raise NodeError("prompts include each other more than 8 levels deep", code="template_error")
-        return render(self.texts[name], {**self.view, "prompts": _Prompts(self.texts, self.view, self.depth + 1)})
+        deeper = _Prompts(self.texts, self.view, self.depth + 1)
+        return render(self.texts[name], {**self.view, "prompts": deeper})
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.texts)
@@ -74,9 +77,17 @@ def variables(ctx: NodeContext, state: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def render_for(text: str, ctx: NodeContext, state: dict[str, Any]) -> str:
+    """Render a template over the state; a failure is the node's `template_error`, not a crash."""
+    try:
+        return render(text, variables(ctx, state))
+    except TemplateError as exc:
+        raise NodeError(str(exc), code="template_error") from None
+
+
 def prompt_messages(ctx: NodeContext, node: NodePlan, state: dict[str, Any]) -> list[BaseMessage]:
     """The system prompt rendered over the state, then the conversation so far."""
-    system = render(node["prompt"], variables(ctx, state))
+    system = render_for(node["prompt"], ctx, state)
     return [SystemMessage(system), *state.get("messages", [])]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
+from graphs.fixtures import node_path
 from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer, thread_of
 from graphs.plan import NodePlan
 from graphs.tools import ToolError
@@ -20,10 +21,11 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     max_steps = node.get("max_steps", 5)
 
     async def agent(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        here = node_path(config, node_id)
         conversation: list[BaseMessage] = prompt_messages(ctx, node, state)
         written: list[BaseMessage] = []
         for _ in range(max_steps):
-            answer = await stream_answer(bound, conversation, node_id)
+            answer = await stream_answer(bound, conversation, here)
             written.append(answer)
             conversation.append(answer)
             if not answer.tool_calls:
@@ -36,12 +38,12 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
                     content = json.dumps(result, default=str)
                 except ToolError as exc:
                     result, content = {"error": str(exc)}, json.dumps({"error": str(exc)})
-                emit("tool", name=call["name"], args=call["args"], result=result, node=node_id)
+                emit("tool", name=call["name"], args=call["args"], result=result, node=here)
                 message = ToolMessage(content=content, tool_call_id=call["id"] or "")
                 written.append(message)
                 conversation.append(message)
         text = f"I could not finish within {max_steps} steps."
-        emit("token", text=text, node=node_id)
+        emit("token", text=text, node=here)
         written.append(AIMessage(content=text))
         return {"messages": written}
 

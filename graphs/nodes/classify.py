@@ -28,8 +28,8 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
         label = answer.tool_calls[0]["args"].get("label") if answer.tool_calls else None
         if label not in labels:
             if answer.tool_calls or answer.text.strip() not in labels:
-                raise NodeError(f"classify node {node_id!r}: the model chose {label!r}, not one of {list(labels)}",
-                                code="bad_model_output", retryable=True)
+                raise NodeError(f"classify node {node_id!r}: the model chose {label!r}, "
+                                f"not one of {list(labels)}", code="bad_model_output", retryable=True)
             label = answer.text.strip()
         return {node["into"]: label}
 

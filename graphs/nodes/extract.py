@@ -10,7 +10,8 @@ from graphs.nodes._common import NOSTREAM, NodeContext, NodeFn, prompt_messages
 from graphs.plan import NodePlan, SlotPlan
 
 TOOL_NAME = "record_slots"
-_JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean", "object": "object"}
+_JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
+               "object": "object"}
 
 
 def slot_schema(slot: SlotPlan) -> dict[str, Any]:
@@ -48,7 +49,8 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     slots = {name: ctx.plan["state"][name] for name in node["into"]}
     tool = {"type": "function", "function": {
         "name": TOOL_NAME,
-        "description": "Record what the conversation states about these fields. Leave out what it does not state.",
+        "description": "Record what the conversation states about these fields. "
+                       "Leave out what it does not state.",
         "parameters": {"type": "object", "properties": {n: slot_schema(s) for n, s in slots.items()}},
     }}
     bound = ctx.models[node["model"]].bind_tools([tool], tool_choice=TOOL_NAME)

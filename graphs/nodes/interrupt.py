@@ -12,15 +12,15 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
-from graphs.nodes._common import NodeContext, NodeFn, variables
+from graphs.fixtures import node_path
+from graphs.nodes._common import NodeContext, NodeFn, render_for
 from graphs.plan import NodePlan
-from graphs.templates import render
 
 
 def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     async def ask(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        question = render(node["message"], variables(ctx, state))
-        answer = interrupt({"question": question, "node": node_id})
+        question = render_for(node["message"], ctx, state)
+        answer = interrupt({"question": question, "node": node_path(config, node_id)})
         text = answer if isinstance(answer, str) else str(answer)
         return {node["into"]: text, "messages": [AIMessage(content=question), HumanMessage(content=text)]}
 

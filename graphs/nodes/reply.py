@@ -6,6 +6,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from graphs.fixtures import node_path
 from graphs.nodes._common import NodeContext, NodeFn, prompt_messages, stream_answer
 from graphs.plan import NodePlan
 
@@ -14,7 +15,7 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     model = ctx.models[node["model"]]
 
     async def reply(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        answer = await stream_answer(model, prompt_messages(ctx, node, state), node_id)
+        answer = await stream_answer(model, prompt_messages(ctx, node, state), node_path(config, node_id))
         return {"messages": [answer]}
 
     return reply

@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.expressions import CelError, evaluate
+from graphs.fixtures import node_path
 from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit, thread_of
 from graphs.plan import NodePlan
 from graphs.state import state_view
@@ -21,7 +22,7 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
             result = await ctx.toolbox.call(node["tool"], args, thread_id=thread_of(config))
         except (CelError, ToolError) as exc:
             raise NodeError(f"tool node {node_id!r}: {exc}", code="tool_error") from None
-        emit("tool", name=node["tool"], args=args, result=result, node=node_id)
+        emit("tool", name=node["tool"], args=args, result=result, node=node_path(config, node_id))
         return {node["into"]: result} if node.get("into") else {}
 
     return tool
