@@ -12,7 +12,7 @@ from factory.testing.runner import Progress, Selection, run_tests
 if TYPE_CHECKING:
     from factory.spec.loader import LoadedSpec
 
-__all__ = ["arun_spec", "run_spec"]
+__all__ = ["arun_spec", "judge_for", "run_spec"]
 
 
 async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess", model: str | None = None,
@@ -31,14 +31,14 @@ async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess",
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec(spec)
     plan = plan if plan is not None else compile_plan(loaded)
     override = effective_model(model)
-    judge = _judge(plan, loaded, override)
-    async with open_target(target, plan=plan, base_dir=loaded.folder, spec_path=loaded.path,
-                           model=override) as opened:
+    judge = judge_for(loaded, plan, override)
+    async with open_target(target, loaded=loaded, plan=plan, model=override) as opened:
         return await run_tests(loaded, plan, target=opened, judge=judge, selection=selection, repeat=repeat,
                                jobs=jobs, model=override, progress=progress)
 
 
-def _judge(plan: Any, loaded: LoadedSpec, override: str | None) -> Any:
+def judge_for(loaded: LoadedSpec, plan: Any, override: str | None) -> Any:
+    """The run's judge; the offline one when no conversation has a `judge` expectation."""
     from factory.errors import UserError
     from factory.testing.judge import ScriptedJudge, make_judge
     from graphs.models import ModelConfigError

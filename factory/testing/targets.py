@@ -7,10 +7,11 @@ token and total time around `turn()`, so both targets are timed as a client sees
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from factory.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
+    from factory.spec.loader import LoadedSpec
     from graphs.plan import Plan
 
 __all__ = ["HttpSseTarget", "InProcessTarget", "Target", "effective_model", "open_target", "runner_url"]
@@ -115,15 +117,21 @@ class HttpSseTarget:
             body["script"] = script
         if mocks:
             body["mocks"] = mocks
-        async with aconnect_sse(self._client, "POST", f"{self.url}/chat/stream", json=body) as source:
-            response = source.response
-            if response.status_code != 200:
-                await response.aread()
-                raise _http_problem(self.url, response.status_code, response.text)
-            async for sse in source.aiter_sse():
-                if not sse.data:
-                    continue
-                yield {"event": sse.event, "data": json.loads(sse.data)}
+        import httpx
+
+        try:
+            async with aconnect_sse(self._client, "POST", f"{self.url}/chat/stream", json=body) as source:
+                response = source.response
+                if response.status_code != 200:
+                    await response.aread()
+                    raise _http_problem(self.url, response.status_code, response.text)
+                async for sse in source.aiter_sse():
+                    if not sse.data:
+                        continue
+                    yield {"event": sse.event, "data": json.loads(sse.data)}
+        except httpx.ConnectError as exc:
+            raise UserError(f"cannot reach {self.url}: {exc}",
+                            hint="start it with `factory serve SPEC --test-mode --model scripted`") from None
 
 
 def _http_problem(url: str, status: int, text: str) -> UserError:
@@ -133,38 +141,33 @@ def _http_problem(url: str, status: int, text: str) -> UserError:
     return UserError(f"{url}/chat/stream answered {status}: {text[:300]}")
 
 
-def runner_url(name: str, *, spec_path: Path, model: str | None) -> AbstractAsyncContextManager[str]:
-    """Start the agent with a build runner (`local`, `docker`) and yield its base URL.
+def runner_url(name: str, *, loaded: LoadedSpec, plan: Plan, model: str | None) -> AbstractContextManager[Any]:
+    """Start the agent with a build runner (`local`, `docker`) in test mode; yields a `Runner` (`.base_url`).
 
-    The hook of the build issue: `factory.runners.open_runner(name, spec_path, *, model, test_mode)`
-    must be an async context manager yielding the base URL of an agent served in test mode.
+    The hook of the build issue: `factory.runners.start_runner(kind, loaded_spec, test_mode=True,
+    model_override=..., plan=...)`.
     """
     try:
-        from factory import runners  # type: ignore[attr-defined]
+        from factory.runners import start_runner
     except ImportError:
         raise UserError(f"the {name!r} runner is not available yet",
                         hint="use `--target inprocess` or the URL of a running `factory serve --test-mode`",
                         exit_code=ExitCode.USAGE) from None
-    opener = getattr(runners, "open_runner", None)
-    if opener is None:
-        raise UserError(f"the {name!r} runner is not available yet (factory.runners has no open_runner)",
-                        exit_code=ExitCode.USAGE)
-    result: AbstractAsyncContextManager[str] = opener(name, spec_path, model=model, test_mode=True)
-    return result
+    return start_runner(name, loaded, test_mode=True, model_override=model, plan=plan)  # type: ignore[arg-type]
 
 
 class _RunnerTarget(HttpSseTarget):
-    """An `HttpSseTarget` against an agent a runner starts and stops around the run."""
+    """An `HttpSseTarget` against an agent a runner starts before the run and stops after it."""
 
-    def __init__(self, name: str, *, spec_path: Path, model: str | None) -> None:
+    def __init__(self, name: str, *, loaded: LoadedSpec, plan: Plan, model: str | None) -> None:
         super().__init__("http://runner.invalid")
         self.description = name
-        self._runner = runner_url(name, spec_path=spec_path, model=model)
+        self._runner = runner_url(name, loaded=loaded, plan=plan, model=model)
         self._name = name
 
     async def __aenter__(self) -> HttpSseTarget:
-        url = await self._runner.__aenter__()
-        self.url = url.rstrip("/")
+        runner = await asyncio.to_thread(self._runner.__enter__)
+        self.url = str(runner.base_url).rstrip("/")
         self.description = f"{self._name} ({self.url})"
         return await super().__aenter__()
 
@@ -173,16 +176,16 @@ class _RunnerTarget(HttpSseTarget):
         try:
             await super().__aexit__(exc_type, exc, tb)
         finally:
-            await self._runner.__aexit__(exc_type, exc, tb)
+            await asyncio.to_thread(self._runner.__exit__, exc_type, exc, tb)
 
 
-def open_target(target: str, *, plan: Plan, base_dir: str | Path, spec_path: Path, model: str | None) -> Target:
+def open_target(target: str, *, loaded: LoadedSpec, plan: Plan, model: str | None) -> Target:
     """`inprocess`, an `http(s)://` URL, or a runner name (`local`, `docker`)."""
     if target == "inprocess":
-        return InProcessTarget(plan, base_dir=base_dir, model=model)
+        return InProcessTarget(plan, base_dir=loaded.folder, model=model)
     if target.startswith(("http://", "https://")):
         return HttpSseTarget(target)
     if target in RUNNERS:
-        return _RunnerTarget(target, spec_path=spec_path, model=model)
+        return _RunnerTarget(target, loaded=loaded, plan=plan, model=model)
     raise UserError(f"unknown --target {target!r}",
                     hint="use `inprocess`, `local`, `docker`, or a URL like http://127.0.0.1:8000")
