@@ -1,0 +1,97 @@
+"""`factory chat SPEC` (in-process) and `factory chat --url URL` (SSE or WebSocket): a terminal chat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from factory.cli._common import ModelOption, data_dir
+from factory.errors import UserError
+
+if TYPE_CHECKING:
+    from factory.chat.transports import InProcessTransport
+
+__all__ = ["chat", "register"]
+
+
+def chat(
+    spec: Annotated[Path | None, typer.Argument(
+        help="The spec file (in-process chat). Leave out with --url.", show_default=False)] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Chat with a running server instead, e.g. http://127.0.0.1:8000.")] = None,
+    transport: Annotated[Literal["sse", "ws"], typer.Option(
+        "--transport", help="With --url: SSE (POST /chat/stream) or WebSocket (/ws/chat/ID).")] = "sse",
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", help="With --url: the variable holding the server's API key.")] = None,
+    thread: Annotated[str | None, typer.Option("--thread", help="Continue this thread id.")] = None,
+    model: ModelOption = None,
+    checkpointer: Annotated[str | None, typer.Option(
+        "--checkpointer",
+        help="In-process: override the spec's checkpointer (memory, sqlite:///file, postgres://...).",
+    )] = None,
+) -> None:
+    """Chat with an agent: tokens stream as they arrive; /help lists the commands.
+
+    Piped (stdin or stdout not a terminal), every input line is one message and every reply one
+    block of plain text on stdout.
+    """
+    from factory.chat._input import PipeReader, make_terminal_reader
+    from factory.chat._render import PlainRenderer, Renderer, RichRenderer
+    from factory.chat.transports import SseTransport, Transport, WebSocketTransport
+    from factory.chat.ui import ChatSession
+
+    if (spec is None) == (url is None):
+        raise UserError("give either a spec file or --url, not both" if spec else "give a spec file or --url",
+                        hint="factory chat specs/agent.yaml --model scripted   or   "
+                             "factory chat --url http://127.0.0.1:8000")
+    agent_name: str
+    chosen: Transport
+    if url is not None:
+        api_key = None
+        if api_key_env:
+            api_key = os.environ.get(api_key_env)
+            if not api_key:
+                raise UserError(f"--api-key-env names {api_key_env}, but that variable is not set",
+                                hint=f"export {api_key_env}=... and run the chat again")
+        kind = SseTransport if transport == "sse" else WebSocketTransport
+        try:
+            chosen = kind(url, api_key=api_key, api_key_env=api_key_env)
+        except Exception as exc:
+            raise UserError(str(exc), hint="pass --url http://HOST:PORT") from None
+        agent_name = chosen.label.split(" ", 1)[1]
+    else:
+        assert spec is not None
+        in_process = _in_process(spec, model=model, checkpointer=checkpointer)
+        chosen, agent_name = in_process, in_process.loaded.spec.name
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    renderer: Renderer = RichRenderer() if interactive else PlainRenderer()
+    reader = make_terminal_reader(data_dir() / "chat_history") if interactive else PipeReader()
+    session = ChatSession(chosen, renderer, reader, agent_name=agent_name, thread_id=thread)
+    try:
+        code = asyncio.run(session.run())
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
+def _in_process(spec: Path, *, model: str | None, checkpointer: str | None) -> InProcessTransport:
+    from factory.chat.transports import InProcessTransport
+    from factory.cli._common import load_plan
+    from graphs.checkpointers import resolve_checkpointer_url
+
+    loaded, plan = load_plan(spec)
+    url = resolve_checkpointer_url(checkpointer or loaded.spec.serve.checkpointer)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
+    return InProcessTransport(loaded, plan, checkpointer=url, model=model)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `factory chat` to the CLI (called by `factory.cli`)."""
+    app.command()(chat)
