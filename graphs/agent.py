@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
@@ -100,14 +101,24 @@ class Agent:
             ThreadBusy: another turn is running on this thread (callers answer 409).
         """
         thread_id = thread_id or uuid.uuid4().hex
-        if thread_id in self._busy:
-            raise ThreadBusy(thread_id)
-        self._busy.add(thread_id)
-        try:
+        with self.reserve(thread_id):
             if script is not None or mocks is not None:
                 fixtures.install(thread_id, script=script, mocks=mocks)
             async for event in self._run(message, thread_id):
                 yield event
+
+    @contextmanager
+    def reserve(self, thread_id: str) -> Iterator[None]:
+        """Mark the thread busy for the block (runs that bypass `turn`, e.g. LangServe's raw graph routes).
+
+        Raises:
+            ThreadBusy: a turn already runs on this thread (in this process).
+        """
+        if thread_id in self._busy:
+            raise ThreadBusy(thread_id)
+        self._busy.add(thread_id)
+        try:
+            yield
         finally:
             self._busy.discard(thread_id)
 
@@ -141,8 +152,11 @@ class Agent:
                 elif event == "node" and data["phase"] == "start":
                     turn.path.append(data["node"])
                 yield Event(event, data)
-        except asyncio.CancelledError:
-            await self._restore(config, before)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away (or cancelled): the model call is already being torn down;
+            # put the thread back even though our own task is being cancelled.
+            with anyio.CancelScope(shield=True):
+                await self._restore(config, before)
             raise
         except Exception as exc:  # every model/tool/node failure becomes an `error` event
             await self._restore(config, before)

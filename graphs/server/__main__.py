@@ -1,0 +1,48 @@
+"""`python -m graphs.server --plan plan.json --base-dir DIR --host H --port P [--test-mode] [--model M]`.
+
+The image's entrypoint and the local runner: a plan (JSON, written by `factory build`) in, uvicorn out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graphs.server", description=__doc__)
+    parser.add_argument("--plan", required=True, type=Path, help="plan.json written by `factory build`")
+    parser.add_argument("--base-dir", type=Path, default=None, help="the spec's folder (python tools, SQLite files)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--test-mode", action="store_true", help="accept `script`/`mocks` in requests")
+    parser.add_argument("--model", default=None, help="replace every model: `scripted` or `openai:MODEL`")
+    parser.add_argument("--checkpointer", default=None, help="memory, sqlite:///file or postgres://...")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from graphs.models import model_override_from_env
+    from graphs.server import create_app
+
+    try:
+        plan = json.loads(args.plan.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the plan {args.plan}: {exc}", file=sys.stderr)
+        return 2
+    base_dir = args.base_dir or args.plan.parent
+    app = create_app(plan, base_dir=base_dir, checkpointer=args.checkpointer,
+                     model_override=args.model or model_override_from_env(), test_mode=args.test_mode)
+    limits = app.state.factory.limits
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                ws_max_size=limits.ws_hard_max_bytes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

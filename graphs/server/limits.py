@@ -1,0 +1,53 @@
+"""Request limits: body size (413), message length (422), WebSocket frame size.
+
+The numbers come from the plan's `serve` settings (`max_body_bytes`, `max_message_chars`); the
+environment may lower or raise them for one deployment (`FACTORY_MAX_BODY_BYTES`,
+`FACTORY_MAX_MESSAGE_CHARS`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Limits"]
+
+DEFAULT_MAX_BODY_BYTES = 65536
+DEFAULT_MAX_MESSAGE_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest HTTP request body, and largest WebSocket frame, in bytes."""
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    """Longest user message, in characters."""
+
+    @classmethod
+    def from_serve(cls, serve: dict[str, Any]) -> Limits:
+        body = _env_int("FACTORY_MAX_BODY_BYTES") or serve.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES
+        chars = _env_int("FACTORY_MAX_MESSAGE_CHARS") or serve.get("max_message_chars") or DEFAULT_MAX_MESSAGE_CHARS
+        return cls(max_body_bytes=int(body), max_message_chars=int(chars))
+
+    @property
+    def ws_hard_max_bytes(self) -> int:
+        """uvicorn's protocol-level cap; frames between the two limits get a clear error frame."""
+        return max(self.max_body_bytes * 4, 1 << 20)
+
+    def message_error(self, text: str) -> str | None:
+        if len(text) > self.max_message_chars:
+            return (f"the message has {len(text)} characters; the limit is {self.max_message_chars} "
+                    "(serve.max_message_chars)")
+        return None
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"${name} must be a whole number of bytes or characters, got {raw!r}") from None
+    return value if value > 0 else None

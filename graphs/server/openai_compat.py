@@ -1,0 +1,146 @@
+"""`POST /v1/chat/completions` (streaming and not) and `GET /v1/models`: the agent for OpenAI clients.
+
+`model` is the spec's name. Only the last `user` message is sent to the agent: the conversation
+lives in the thread, not in the request. The thread comes from the `X-Thread-Id` header, else the
+`user` field, else a new thread; the answer carries it back in the `X-Thread-Id` header (and a
+`thread_id` field on the completion / first chunk).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.sse import EventSourceResponse, format_sse_event
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphs.agent import Event
+from graphs.server._turns import OpenTurn, encode, open_turn_http, server_state
+
+__all__ = ["CompletionRequest", "router"]
+
+router = APIRouter(tags=["openai"])
+
+_STATUS_BY_CODE = {"model_rate_limited": 429, "model_timeout": 504, "timeout": 504, "model_unreachable": 502,
+                   "model_error": 502}
+
+
+class CompletionRequest(BaseModel):
+    """The subset of OpenAI's request the agent uses; other fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    stream: bool = False
+    user: str | None = Field(default=None, description="Used as the thread id when no X-Thread-Id header is sent.")
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}},
+                        status_code=status)
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    name = server_state(request).plan["name"]
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "factory"}]}
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(body: CompletionRequest, request: Request) -> Response:
+    """Run one turn with the last user message; stream chunks when `stream` is true."""
+    state = server_state(request)
+    name = state.plan["name"]
+    if body.model != name:
+        return _openai_error(404, f"the model {body.model!r} does not exist here; this server serves {name!r}",
+                             "model_not_found")
+    users = [m for m in body.messages if m.get("role") == "user"]
+    if not users or not _text(users[-1].get("content")):
+        return _openai_error(422, "the request needs a user message with text", "no_user_message")
+    message = _text(users[-1].get("content"))
+    if problem := state.limits.message_error(message):
+        return _openai_error(422, problem, "message_too_long")
+    thread = request.headers.get("x-thread-id") or body.user
+    try:
+        turn = await open_turn_http(state.require_agent(), message, thread_id=thread)
+    except HTTPException as exc:
+        if exc.status_code == 409:
+            return _openai_error(409, str(exc.detail), "thread_busy", "conflict")
+        raise
+    headers = {"X-Thread-Id": turn.thread_id}
+    if body.stream:
+        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+        return EventSourceResponse(_chunks(turn, name, include_usage), headers=headers)
+    return await _whole(turn, name, headers)
+
+
+async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response:
+    end: Event | None = None
+    try:
+        async for event in turn.rest:
+            if event.event == "error":
+                data = event.data
+                return _openai_error(_STATUS_BY_CODE.get(data["code"], 500), data["message"], data["code"],
+                                     "server_error")
+            if event.event == "end":
+                end = event
+    finally:
+        await turn.aclose()
+    assert end is not None, "a turn without error ends with `end`"
+    usage = end.data.get("usage") or {}
+    run_id = turn.first.data["run_id"]
+    completion = {
+        "id": f"chatcmpl-{run_id}", "object": "chat.completion", "created": int(time.time()), "model": name,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": end.data["reply"]},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": usage.get("input_tokens", 0), "completion_tokens": usage.get("output_tokens", 0),
+                  "total_tokens": usage.get("total_tokens", 0)},
+        "thread_id": turn.thread_id,
+    }
+    return JSONResponse(completion, headers=headers)
+
+
+async def _chunks(turn: OpenTurn, name: str, include_usage: bool) -> AsyncIterator[bytes]:
+    run_id, created = turn.first.data["run_id"], int(time.time())
+    base = {"id": f"chatcmpl-{run_id}", "object": "chat.completion.chunk", "created": created, "model": name}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        payload = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                   **extra}
+        return format_sse_event(data_str=encode(payload))
+
+    try:
+        yield chunk({"role": "assistant", "content": ""}, thread_id=turn.thread_id)
+        async for event in turn.rest:
+            if event.event == "token":
+                yield chunk({"content": event.data["text"]})
+            elif event.event == "error":
+                data = event.data
+                error = {"error": {"message": data["message"], "type": "server_error", "code": data["code"],
+                                   "retryable": data["retryable"]}}
+                yield format_sse_event(data_str=encode(error))
+                return
+            elif event.event == "end":
+                yield chunk({}, "stop")
+                if include_usage:
+                    usage = event.data.get("usage") or {}
+                    payload = {**base, "choices": [], "usage": {
+                        "prompt_tokens": usage.get("input_tokens", 0),
+                        "completion_tokens": usage.get("output_tokens", 0),
+                        "total_tokens": usage.get("total_tokens", 0)}}
+                    yield format_sse_event(data_str=encode(payload))
+        yield format_sse_event(data_str="[DONE]")
+    finally:
+        await turn.aclose()
