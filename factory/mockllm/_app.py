@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import threading
 import time
@@ -29,6 +30,7 @@ from ._select import ScriptState
 
 __all__ = ["MockState", "create_app"]
 
+_log = logging.getLogger("factory.mockllm")
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
                 (b"x-accel-buffering", b"no")]
 
@@ -103,7 +105,7 @@ class _Exchange(Response):
     """One scripted answer: hang, stream or send whole, noticing if the client goes away."""
 
     def __init__(self, mock: MockState, record: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
-        self.mock, self.record, self.reply, self.body = mock, record, reply, body
+        self.mock, self.record, self.reply, self.payload = mock, record, reply, body
         self.model = str(body.get("model") or "mock")
         self.cid = f"chatcmpl-mock-{record.id}"
         self.created = int(time.time())
@@ -120,12 +122,14 @@ class _Exchange(Response):
             else:
                 await self._whole(send)
         except asyncio.CancelledError:
-            self._end("disconnected", "cancelled (server stopping)")
+            self._end("stopped", "cancelled (server stopping)")
             raise
         finally:
             self._watch.cancel()
 
     def _end(self, outcome: str, detail: str = "") -> None:
+        if outcome == "cut":  # explains uvicorn's "returned without completing response" error line
+            _log.warning("mock-llm: request %d: %s", self.record.id, detail)
         if self.record.outcome == "pending":
             self.mock.recorder.finish(self.record, outcome, detail)
 
@@ -149,12 +153,12 @@ class _Exchange(Response):
         while not self.mock.closing.is_set():
             if not await self._pause(0.05):
                 return
-        self._end("hang", "server stopped while hanging")
+        self._end("stopped", "server stopped while hanging")
 
     async def _stream(self, send: Send) -> None:
         fail, reply = self.reply.fail, self.reply
         cut = fail.cut_after_tokens if fail is not None else None
-        options = self.body.get("stream_options")
+        options = self.payload.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         self.record.status = 200
@@ -165,21 +169,21 @@ class _Exchange(Response):
             delay = reply.first_token_delay_ms if index == 0 else reply.token_delay_ms
             if not await self._pause(delay / 1000):
                 return
+            self.record.tokens_sent += 1  # record before sending: a test may look as soon as it reads
             await send(self._event(_wire.chunk(self.cid, self.model, self.created, delta,
                                                with_usage_field=include_usage)))
-            self.record.tokens_sent += 1
         if cut is not None:
-            await asyncio.sleep(0.01)  # let the sent tokens leave before the socket is closed
             self._end("cut", f"connection closed after {self.record.tokens_sent} tokens (scripted)")
             return  # uvicorn closes the socket: the response never completes
-        finish = _wire.chunk(self.cid, self.model, self.created, {}, _wire.finish_reason(reply), include_usage)
+        finish = _wire.chunk(self.cid, self.model, self.created, {}, _wire.finish_reason(reply),
+                             with_usage_field=include_usage)
         await send(self._event(finish))
         if include_usage:
             usage = _wire.chunk(self.cid, self.model, self.created, None)
-            usage["usage"] = _wire.usage(self.body, len(deltas))
+            usage["usage"] = _wire.usage(self.payload, len(deltas))
             await send(self._event(usage))
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
         self._end("completed")
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
 
     async def _whole(self, send: Send) -> None:
         reply = self.reply
@@ -188,18 +192,18 @@ class _Exchange(Response):
         if not await self._pause(delay_ms / 1000):
             return
         payload = json.dumps(_wire.completion(self.cid, self.model, self.created, reply, self.record.id,
-                                              self.body)).encode()
+                                              self.payload)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         self.record.status = 200
         if reply.fail is not None and reply.fail.cut_after_tokens is not None:
-            await send({"type": "http.response.body", "body": payload[: len(payload) // 2], "more_body": True})
-            await asyncio.sleep(0.01)
+            half = payload[: len(payload) // 2]
+            await send({"type": "http.response.body", "body": half, "more_body": True})
             self._end("cut", "connection closed mid-body (scripted)")
             return
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
         self.record.tokens_sent = n_tokens
         self._end("completed")
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
 
     @staticmethod
     def _event(data: dict[str, Any]) -> dict[str, Any]:
@@ -209,7 +213,8 @@ class _Exchange(Response):
 
 async def _models(request: Request) -> JSONResponse:
     mock: MockState = request.app.state.mock
-    models = [{"id": m, "object": "model", "created": 0, "owned_by": "mock-llm"} for m in mock.script.script.models]
+    models = [{"id": m, "object": "model", "created": 0, "owned_by": "mock-llm"}
+              for m in mock.script.script.models]
     return JSONResponse({"object": "list", "data": models})
 
 

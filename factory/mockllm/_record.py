@@ -30,7 +30,8 @@ class RecordedRequest:
     stream: bool = False
     status: int | None = None
     outcome: str = "pending"
-    """`completed`, `disconnected` (client closed first), `cut`, `error`, `hang` or `pending`."""
+    """`completed`, `disconnected` (client left first), `cut`, `failed` (scripted status), `error`
+    (rejected as malformed), `stopped` (server stopped while hanging) or `pending`."""
     finished_at: float | None = None
     tokens_sent: int = 0
 
@@ -49,7 +50,7 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class MockEvent:
-    """Something that happened to a request: `disconnected`, `cut`, `hang` or `failed`."""
+    """Something that happened to a request: `hang` (started hanging), or a non-`completed` outcome."""
 
     kind: str
     request_id: int
@@ -67,7 +68,8 @@ class Recorder:
 
     def new_request(self, path: str, body: Any) -> RecordedRequest:
         with self._cond:
-            record = RecordedRequest(id=len(self._requests) + 1, path=path, body=body, received_at=time.time())
+            record = RecordedRequest(id=len(self._requests) + 1, path=path, body=body,
+                                     received_at=time.time())
             self._requests.append(record)
             self._cond.notify_all()
             return record

@@ -29,19 +29,20 @@ def message_text(message: Any) -> str:
     return ""
 
 
+def _function_name(item: Any) -> str | None:
+    """The name in `{"type": "function", "function": {"name": ...}}` (or a flat `{"name": ...}`)."""
+    if not isinstance(item, dict):
+        return None
+    fn = item.get("function")
+    name = (fn if isinstance(fn, dict) else item).get("name")
+    return name if isinstance(name, str) else None
+
+
 def _offered_tools(body: dict[str, Any]) -> set[str]:
-    names: set[str] = set()
-    for tool in body.get("tools") or []:
-        if isinstance(tool, dict):
-            fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-            if isinstance(fn.get("name"), str):
-                names.add(fn["name"])
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        fn = choice.get("function") if isinstance(choice.get("function"), dict) else choice
-        if isinstance(fn.get("name"), str):
-            names.add(fn["name"])
-    return names
+    """Tools offered in `tools`, plus the one forced by `tool_choice`."""
+    tools = body.get("tools")
+    candidates = [*(tools if isinstance(tools, list) else []), body.get("tool_choice")]
+    return {name for name in map(_function_name, candidates) if name is not None}
 
 
 def rule_matches(when: When | None, body: dict[str, Any]) -> bool:

@@ -125,7 +125,8 @@ class MockLLMServer:
 
     @property
     def events(self) -> list[MockEvent]:
-        """Notable events: `disconnected` (client left mid-reply), `cut`, `hang`, `failed`, `error`."""
+        """Notable events: `hang` (a hung reply began) and every non-`completed` request outcome:
+        `disconnected` (client left mid-reply), `cut`, `failed`, `error`, `stopped`."""
         return self.state.recorder.events
 
     def wait_for_event(self, kind: str, timeout: float = 5.0) -> MockEvent:

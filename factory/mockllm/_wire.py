@@ -108,14 +108,16 @@ def completion(cid: str, model: str, created: int, reply: Reply, request_no: int
     """A whole non-streamed `chat.completion`."""
     tokens = reply_tokens(reply)
     calls = tool_call_dicts(reply, request_no)
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens) if tokens or not calls else None,
-                               "refusal": None}
+    content = "".join(tokens) if tokens or not calls else None
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if calls:
         message["tool_calls"] = calls
     return {
         "id": cid, "object": "chat.completion", "created": created, "model": model,
         "system_fingerprint": "mock-llm",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(reply)}],
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(reply)}
+        ],
         "usage": usage(body, len(deltas(reply, request_no))),
     }
 

@@ -34,7 +34,8 @@ def mock_llm_command(script: Path | None, host: str = "127.0.0.1", port: int = 8
     print(f"mock-llm: serving {base_url} (script: {source}; {len(loaded.queue)} queued, "
           f"{len(loaded.rules)} rules). Ctrl-C stops.", flush=True)
     print(f"  export OPENAI_BASE_URL={base_url} OPENAI_API_KEY=mock", flush=True)
-    print(f"  inspect: GET {base_url[:-3]}/_mock/requests   reset: POST {base_url[:-3]}/_mock/reset", flush=True)
+    root = base_url.removesuffix("/v1")
+    print(f"  inspect: GET {root}/_mock/requests   reset: POST {root}/_mock/reset", flush=True)
     config = uvicorn.Config(create_app(loaded), log_level="info", lifespan="off")
     try:
         uvicorn.Server(config).run(sockets=[sock])
