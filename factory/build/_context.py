@@ -134,9 +134,12 @@ def _module_files(folder: Path, module: str, *, ref: str, rel: Path, spec_file: 
     return out
 
 
-def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None,
-                   base_image: str = DEFAULT_BASE_IMAGE) -> dict[str, bytes]:
-    """Every file of the context (relative path -> bytes), without writing anything."""
+def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> dict[str, bytes]:
+    """Every file of the context (relative path -> bytes), without writing anything.
+
+    The base image is not an input: the Dockerfile defaults to `python:3.11-slim` and takes the
+    `BASE_IMAGE` build argument, so building on a local base leaves the files unchanged.
+    """
     plan = json.loads(json.dumps(plan))  # a private, JSON-clean copy
     name = plan["name"]
     modules = _python_modules(loaded, plan)
@@ -149,7 +152,7 @@ def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None,
         "name": name,
         "description": plan.get("description") or "",
         "spec_file": loaded.path.name,  # never a cwd-dependent path: output must be stable
-        "base_image": base_image,
+        "base_image": DEFAULT_BASE_IMAGE,
         "tag": tag or f"{name}:latest",
         "port": PORT,
         "uid": UID,
@@ -190,7 +193,7 @@ def write_context(loaded: LoadedSpec, plan: Any, output: Path, *, tag: str | Non
     `with_runtime` also copies the runtime package (`graphs/`) in, so the folder is a complete
     Docker build context; that copy is git-ignored (it is the installed runtime, not generated).
     """
-    files = render_context(loaded, plan, tag=tag, base_image=base_image)
+    files = render_context(loaded, plan, tag=tag)
     name = plan["name"]
     target = output / name
     if target.exists() and any(target.iterdir()) and not (target / "Dockerfile").is_file():
