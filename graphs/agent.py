@@ -75,8 +75,14 @@ class Agent:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, plan: Plan, *, checkpointer: str = "memory", base_dir: str | Path = ".",
-                   model_override: str | None = None) -> AsyncIterator[Agent]:
+    async def open(
+        cls,
+        plan: Plan,
+        *,
+        checkpointer: str = "memory",
+        base_dir: str | Path = ".",
+        model_override: str | None = None,
+    ) -> AsyncIterator[Agent]:
         async with open_checkpointer(checkpointer, base_dir=base_dir) as saver:
             graph = build_graph(plan, checkpointer=saver, base_dir=base_dir, model_override=model_override)
             yield cls(plan, graph)
@@ -93,8 +99,14 @@ class Agent:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return list((snapshot.values or {}).get("messages", []))
 
-    async def turn(self, message: str, *, thread_id: str | None = None, script: dict[str, list[Any]] | None = None,
-                   mocks: dict[str, Any] | None = None) -> AsyncIterator[Event]:
+    async def turn(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        script: dict[str, list[Any]] | None = None,
+        mocks: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Event]:
         """Run one user turn and yield its events. A pending interrupt is resumed by `message`.
 
         Raises:
@@ -136,8 +148,9 @@ class Agent:
                 graph_input.update(initial_values(self.plan["state"]))
         question: dict[str, Any] | None = None
         try:
-            async for _ns, mode, chunk in self.graph.astream(graph_input, config, stream_mode=["custom", "updates"],
-                                                              subgraphs=True):
+            async for _ns, mode, chunk in self.graph.astream(
+                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True
+            ):
                 if mode == "updates":
                     pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
                     if pending:
@@ -170,15 +183,24 @@ class Agent:
             yield Event("interrupt", {"question": question["question"], "node": question["node"]})
         yield Event("state", await self.state(thread_id))
         done = time.perf_counter()
-        yield Event("end", {"reply": "".join(turn.reply), "usage": turn.usage, "path": turn.path,
-                            "interrupted": question is not None, "first_token_ms": turn.ms(turn.first_token),
-                            "total_ms": turn.ms(done)})
+        yield Event(
+            "end",
+            {
+                "reply": "".join(turn.reply),
+                "usage": turn.usage,
+                "path": turn.path,
+                "interrupted": question is not None,
+                "first_token_ms": turn.ms(turn.first_token),
+                "total_ms": turn.ms(done),
+            },
+        )
 
     async def _restore(self, config: dict[str, Any], before: Any) -> None:
         """Leave the thread as it was before the failed turn: the next turn sees no half-written work."""
         after = await self.graph.aget_state(config)
-        if after.config.get("configurable", {}).get("checkpoint_id") == \
-                (before.config or {}).get("configurable", {}).get("checkpoint_id"):
+        if after.config.get("configurable", {}).get("checkpoint_id") == (before.config or {}).get(
+            "configurable", {}
+        ).get("checkpoint_id"):
             return
         if not before.values:
             await self.graph.checkpointer.adelete_thread(config["configurable"]["thread_id"])

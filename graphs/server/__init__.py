@@ -32,40 +32,64 @@ DATA_DIR_ENV = "FACTORY_DATA_DIR"
 DEFAULT_CHECKPOINTER = "sqlite:///threads.sqlite"
 
 
-def served_checkpointer_url(plan: dict[str, Any], *, base_dir: str | Path, checkpointer: str | None = None) -> str:
+def served_checkpointer_url(
+    plan: dict[str, Any], *, base_dir: str | Path, checkpointer: str | None = None
+) -> str:
     """The checkpointer URL: explicit > `FACTORY_CHECKPOINTER` > the spec > a SQLite file.
 
     A relative SQLite path lives under `FACTORY_DATA_DIR/<name>/` when that is set, else `base_dir`.
     """
-    url = checkpointer or resolve_checkpointer_url(plan.get("serve", {}).get("checkpointer") or DEFAULT_CHECKPOINTER)
+    url = checkpointer or resolve_checkpointer_url(
+        plan.get("serve", {}).get("checkpointer") or DEFAULT_CHECKPOINTER
+    )
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")
-        root = Path(os.environ[DATA_DIR_ENV]) / plan["name"] if os.environ.get(DATA_DIR_ENV) else Path(base_dir)
+        root = (
+            Path(os.environ[DATA_DIR_ENV]) / plan["name"] if os.environ.get(DATA_DIR_ENV) else Path(base_dir)
+        )
         url = f"sqlite:///{(root / relative).resolve()}"
     return url
 
 
-def create_app(plan: Any, *, base_dir: str | Path, checkpointer: str | None = None,
-               model_override: str | None = None, test_mode: bool = False) -> FastAPI:
+def create_app(
+    plan: Any,
+    *,
+    base_dir: str | Path,
+    checkpointer: str | None = None,
+    model_override: str | None = None,
+    test_mode: bool = False,
+) -> FastAPI:
     """One FastAPI app for one plan. `test_mode` (or `FACTORY_TEST_MODE=1`) accepts `script`/`mocks`."""
     serve = plan.get("serve") or {}
     path = (serve.get("path") or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
     limits = Limits.from_serve(serve)
     url = served_checkpointer_url(plan, base_dir=base_dir, checkpointer=checkpointer)
-    state = ServerState(plan=plan, limits=limits, api_keys=load_api_keys(serve), checkpointer_url=url,
-                        test_mode=test_mode or os.environ.get(TEST_MODE_ENV, "") in ("1", "true", "yes"))
+    state = ServerState(
+        plan=plan,
+        limits=limits,
+        api_keys=load_api_keys(serve),
+        checkpointer_url=url,
+        test_mode=test_mode or os.environ.get(TEST_MODE_ENV, "") in ("1", "true", "yes"),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Agent.open(plan, checkpointer=url, base_dir=base_dir, model_override=model_override) as agent:
+        async with Agent.open(
+            plan, checkpointer=url, base_dir=base_dir, model_override=model_override
+        ) as agent:
             state.agent = agent
             try:
                 yield
             finally:
                 state.agent = None
 
-    app = FastAPI(title=plan["name"], description=plan.get("description") or "", version=str(plan.get("plan", 1)),
-                  lifespan=lifespan, max_body_size=limits.max_body_bytes)
+    app = FastAPI(
+        title=plan["name"],
+        description=plan.get("description") or "",
+        version=str(plan.get("plan", 1)),
+        lifespan=lifespan,
+        max_body_size=limits.max_body_bytes,
+    )
     app.state.factory = state
     for module in (health, sse, websocket, openai_compat, pages):
         app.include_router(module.router)
@@ -75,14 +99,28 @@ def create_app(plan: Any, *, base_dir: str | Path, checkpointer: str | None = No
             raise RuntimeError("the agent is still starting")
         return state.agent
 
-    add_langserve_routes(app, get_agent=get_agent, plan=plan, path=path,
-                         playground=bool(serve.get("playground", True)), name=plan["name"])
+    add_langserve_routes(
+        app,
+        get_agent=get_agent,
+        plan=plan,
+        path=path,
+        playground=bool(serve.get("playground", True)),
+        name=plan["name"],
+    )
     if state.api_keys:
-        app.add_middleware(ApiKeyMiddleware, keys=state.api_keys,
-                           open_prefixes=(f"{path}/chat/playground", f"{path}/playground"))
+        app.add_middleware(
+            ApiKeyMiddleware,
+            keys=state.api_keys,
+            open_prefixes=(f"{path}/chat/playground", f"{path}/playground"),
+        )
     origins = list(serve.get("cors_origins") or [])
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["X-Thread-Id"],
-                           allow_credentials="*" not in origins)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Thread-Id"],
+            allow_credentials="*" not in origins,
+        )
     return app

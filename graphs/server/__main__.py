@@ -16,7 +16,9 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graphs.server", description=__doc__)
     parser.add_argument("--plan", required=True, type=Path, help="plan.json written by `factory build`")
-    parser.add_argument("--base-dir", type=Path, default=None, help="the spec's folder (python tools, SQLite files)")
+    parser.add_argument(
+        "--base-dir", type=Path, default=None, help="the spec's folder (python tools, SQLite files)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--test-mode", action="store_true", help="accept `script`/`mocks` in requests")
@@ -36,11 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read the plan {args.plan}: {exc}", file=sys.stderr)
         return 2
     base_dir = args.base_dir or args.plan.parent
-    app = create_app(plan, base_dir=base_dir, checkpointer=args.checkpointer,
-                     model_override=args.model or model_override_from_env(), test_mode=args.test_mode)
+    app = create_app(
+        plan,
+        base_dir=base_dir,
+        checkpointer=args.checkpointer,
+        model_override=args.model or model_override_from_env(),
+        test_mode=args.test_mode,
+    )
     limits = app.state.factory.limits
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                ws_max_size=limits.ws_hard_max_bytes)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=limits.ws_hard_max_bytes
+    )
     return 0
 
 

@@ -46,8 +46,11 @@ def server_state(conn: Request | WebSocket) -> ServerState:
 def check_fixtures(state: ServerState, script: Any, mocks: Any) -> None:
     """`script`/`mocks` steer the model and the tools: only a server in test mode accepts them."""
     if (script is not None or mocks is not None) and not state.test_mode:
-        raise HTTPException(403, "`script` and `mocks` are accepted only by a server started with --test-mode "
-                                 "(or FACTORY_TEST_MODE=1)")
+        raise HTTPException(
+            403,
+            "`script` and `mocks` are accepted only by a server started with --test-mode "
+            "(or FACTORY_TEST_MODE=1)",
+        )
 
 
 @dataclass
@@ -72,8 +75,9 @@ class OpenTurn:
             await aclose()
 
 
-async def open_turn(agent: Agent, message: str, *, thread_id: str | None, script: Any = None,
-                    mocks: Any = None) -> OpenTurn:
+async def open_turn(
+    agent: Agent, message: str, *, thread_id: str | None, script: Any = None, mocks: Any = None
+) -> OpenTurn:
     """Start a turn and reserve its thread.
 
     Raises:
@@ -89,14 +93,16 @@ async def open_turn(agent: Agent, message: str, *, thread_id: str | None, script
     return OpenTurn(first, stream)
 
 
-async def open_turn_http(agent: Agent, message: str, *, thread_id: str | None, script: Any = None,
-                         mocks: Any = None) -> OpenTurn:
+async def open_turn_http(
+    agent: Agent, message: str, *, thread_id: str | None, script: Any = None, mocks: Any = None
+) -> OpenTurn:
     """`open_turn` for HTTP routes: a busy thread is `409 Conflict`."""
     try:
         return await open_turn(agent, message, thread_id=thread_id, script=script, mocks=mocks)
     except ThreadBusy:
-        raise HTTPException(409, f"a turn is already running on thread {thread_id!r}; wait for its `end` "
-                                 "event, or cancel it") from None
+        raise HTTPException(
+            409, f"a turn is already running on thread {thread_id!r}; wait for its `end` event, or cancel it"
+        ) from None
 
 
 def encode(data: Any) -> str:

@@ -40,8 +40,10 @@ def load_api_keys(serve: dict[str, Any]) -> frozenset[str]:
         return frozenset()
     keys = frozenset(k.strip() for k in os.environ.get(env, "").split(",") if k.strip())
     if not keys:
-        raise AuthConfigError(f"serve.auth.api_keys_env names ${env}, which is empty or unset; "
-                              f"export {env}=KEY1,KEY2 (or remove serve.auth to serve without keys)")
+        raise AuthConfigError(
+            f"serve.auth.api_keys_env names ${env}, which is empty or unset; "
+            f"export {env}=KEY1,KEY2 (or remove serve.auth to serve without keys)"
+        )
     return keys
 
 
@@ -98,11 +100,20 @@ class ApiKeyMiddleware:
 
 
 async def _unauthorized(send: Send) -> None:
-    body = json.dumps({"detail": "a valid API key is required: send `Authorization: Bearer KEY` or "
-                                 "`X-API-Key: KEY`"}).encode()
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", b"Bearer")]})
+    body = json.dumps(
+        {"detail": "a valid API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -111,5 +122,10 @@ async def _close_ws(receive: Receive, send: Send) -> None:
     if message["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION,
-                "reason": "a valid API key is required (?api_key=KEY or an Authorization header)"})
+    await send(
+        {
+            "type": "websocket.close",
+            "code": WS_POLICY_VIOLATION,
+            "reason": "a valid API key is required (?api_key=KEY or an Authorization header)",
+        }
+    )

@@ -25,5 +25,6 @@ async def ready(request: Request) -> JSONResponse:
     if state.agent is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     scheme = state.checkpointer_url.split(":", 1)[0]
-    return JSONResponse({"status": "ready", "agent": state.plan["name"], "checkpointer": scheme,
-                         "test_mode": state.test_mode})
+    return JSONResponse(
+        {"status": "ready", "agent": state.plan["name"], "checkpointer": scheme, "test_mode": state.test_mode}
+    )

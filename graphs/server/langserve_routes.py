@@ -35,12 +35,25 @@ from pydantic import BaseModel, Field, create_model
 from graphs.agent import Agent
 from graphs.state import initial_values
 
-__all__ = ["ChatInput", "ChatRunnable", "GraphRunnable", "add_langserve_routes", "playground_thread_id", "state_model"]
+__all__ = [
+    "ChatInput",
+    "ChatRunnable",
+    "GraphRunnable",
+    "add_langserve_routes",
+    "playground_thread_id",
+    "state_model",
+]
 
 AgentGetter = Callable[[], Agent]
 
-_THREAD_SPEC = ConfigurableFieldSpec(id="thread_id", annotation=str, name="Thread ID", default="",
-                                     description="Continue this thread (a new one when empty).", is_shared=True)
+_THREAD_SPEC = ConfigurableFieldSpec(
+    id="thread_id",
+    annotation=str,
+    name="Thread ID",
+    default="",
+    description="Continue this thread (a new one when empty).",
+    is_shared=True,
+)
 
 
 def _thread_from_config(config: RunnableConfig | None) -> str | None:
@@ -55,7 +68,9 @@ def state_model(plan: Any) -> type[BaseModel]:
     Messages are plain objects (`{"role": "user", "content": "..."}` or serialized LangChain
     messages); LangGraph's `add_messages` turns them into messages.
     """
-    fields: dict[str, Any] = {"messages": (list[Any], Field(default_factory=list, description="Messages to add."))}
+    fields: dict[str, Any] = {
+        "messages": (list[Any], Field(default_factory=list, description="Messages to add."))
+    }
     for slot, settings in plan["state"].items():
         fields[slot] = (Any, Field(default=None, description=settings.get("description") or None))
     title = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", str(plan["name"]))) + "State"
@@ -83,18 +98,20 @@ class GraphRunnable(Runnable[Any, Any]):
 
     async def _prepare(self, input: Any, config: RunnableConfig | None) -> tuple[Agent, Any, RunnableConfig]:
         agent = self._get_agent()
-        config = dict(config or {})  # type: ignore[assignment]
-        configurable = dict(config.get("configurable") or {})
-        configurable["thread_id"] = _thread_from_config(config) or uuid.uuid4().hex
-        config["configurable"] = configurable
+        prepared: RunnableConfig = RunnableConfig(**(config or {}))
+        configurable = dict(prepared.get("configurable") or {})
+        configurable["thread_id"] = _thread_from_config(prepared) or uuid.uuid4().hex
+        prepared["configurable"] = configurable
         if isinstance(input, BaseModel):
             input = input.model_dump(exclude_unset=True)
         if isinstance(input, dict):
             input = {key: value for key, value in input.items() if value is not None}  # unset slots
-            snapshot = await agent.graph.aget_state({"configurable": {"thread_id": configurable["thread_id"]}})
+            snapshot = await agent.graph.aget_state(
+                {"configurable": {"thread_id": configurable["thread_id"]}}
+            )
             if not snapshot.values:
                 input = {**initial_values(agent.plan["state"]), **input}
-        return agent, input, config
+        return agent, input, prepared
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         raise NotImplementedError("the served graph runs asynchronously; use ainvoke")
@@ -104,21 +121,25 @@ class GraphRunnable(Runnable[Any, Any]):
         with agent.reserve(config["configurable"]["thread_id"]):
             return await agent.graph.ainvoke(input, config, **kwargs)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         agent, input, config = await self._prepare(input, config)
         with agent.reserve(config["configurable"]["thread_id"]):
             async for chunk in agent.graph.astream(input, config, **kwargs):
                 yield chunk
 
-    async def astream_events(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-                             ) -> AsyncIterator[Any]:
+    async def astream_events(  # type: ignore[override]
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         agent, input, config = await self._prepare(input, config)
         with agent.reserve(config["configurable"]["thread_id"]):
             async for event in agent.graph.astream_events(input, config, **kwargs):
                 yield event
 
-    async def astream_log(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-                          ) -> AsyncIterator[Any]:
+    async def astream_log(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         agent, input, config = await self._prepare(input, config)
         with agent.reserve(config["configurable"]["thread_id"]):
             async for patch in agent.graph.astream_log(input, config, **kwargs):
@@ -128,8 +149,9 @@ class GraphRunnable(Runnable[Any, Any]):
 class ChatInput(BaseModel):
     """What the chat playground sends: the conversation so far and the new message."""
 
-    messages: list[dict[str, Any]] = Field(default_factory=list,
-                                           description="The conversation so far (the playground sends it back).")
+    messages: list[dict[str, Any]] = Field(
+        default_factory=list, description="The conversation so far (the playground sends it back)."
+    )
     input: str = Field(description="The new user message.")
 
 
@@ -169,18 +191,25 @@ class ChatRunnable(Runnable[Any, str]):
         parts = [piece async for piece in self.astream(input, config, **kwargs)]
         return "".join(parts)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[str]:
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
         async def one() -> AsyncIterator[Any]:
             yield input
 
         async for piece in self._atransform_stream_with_config(one(), self._turn, config, **kwargs):
             yield piece
 
-    async def _turn(self, inputs: AsyncIterator[Any], run_manager: AsyncCallbackManagerForChainRun,
-                    config: RunnableConfig, **kwargs: Any) -> AsyncIterator[str]:
+    async def _turn(
+        self,
+        inputs: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> AsyncIterator[str]:
         payload: Any = None
-        async for payload in inputs:
-            pass
+        async for item in inputs:
+            payload = item
         data = payload.model_dump() if isinstance(payload, BaseModel) else dict(payload or {})
         messages = [m.model_dump() if isinstance(m, BaseModel) else m for m in data.get("messages") or []]
         text = str(data.get("input") or "")
@@ -196,16 +225,30 @@ class ChatTurnError(RuntimeError):
     """The turn failed (the thread is restored); the playground shows the message."""
 
 
-def add_langserve_routes(app: FastAPI, *, get_agent: AgentGetter, plan: Any, path: str,
-                         playground: bool, name: str) -> None:
+def add_langserve_routes(
+    app: FastAPI, *, get_agent: AgentGetter, plan: Any, path: str, playground: bool, name: str
+) -> None:
     """The graph at `path` (its form playground off), the chat runnable at `path/chat` with the chat
     playground, and `path/playground/` redirecting there: the playground people open is the chat."""
-    add_routes(app, GraphRunnable(get_agent, plan), path=path, disabled_endpoints=["playground"],
-               enable_feedback_endpoint=False, enable_public_trace_link_endpoint=False)
-    add_routes(app, ChatRunnable(get_agent, name), path=f"{path}/chat", playground_type="chat",
-               disabled_endpoints=None if playground else ["playground"], enable_feedback_endpoint=False,
-               enable_public_trace_link_endpoint=False)
+    add_routes(
+        app,
+        GraphRunnable(get_agent, plan),
+        path=path,
+        disabled_endpoints=["playground"],
+        enable_feedback_endpoint=False,
+        enable_public_trace_link_endpoint=False,
+    )
+    add_routes(
+        app,
+        ChatRunnable(get_agent, name),
+        path=f"{path}/chat",
+        playground_type="chat",
+        disabled_endpoints=None if playground else ["playground"],
+        enable_feedback_endpoint=False,
+        enable_public_trace_link_endpoint=False,
+    )
     if playground:
+
         async def to_chat_playground() -> RedirectResponse:
             return RedirectResponse(f"{path}/chat/playground/", status_code=307)
 

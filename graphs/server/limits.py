@@ -27,7 +27,11 @@ class Limits:
     @classmethod
     def from_serve(cls, serve: dict[str, Any]) -> Limits:
         body = _env_int("FACTORY_MAX_BODY_BYTES") or serve.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES
-        chars = _env_int("FACTORY_MAX_MESSAGE_CHARS") or serve.get("max_message_chars") or DEFAULT_MAX_MESSAGE_CHARS
+        chars = (
+            _env_int("FACTORY_MAX_MESSAGE_CHARS")
+            or serve.get("max_message_chars")
+            or DEFAULT_MAX_MESSAGE_CHARS
+        )
         return cls(max_body_bytes=int(body), max_message_chars=int(chars))
 
     @property
@@ -37,8 +41,10 @@ class Limits:
 
     def message_error(self, text: str) -> str | None:
         if len(text) > self.max_message_chars:
-            return (f"the message has {len(text)} characters; the limit is {self.max_message_chars} "
-                    "(serve.max_message_chars)")
+            return (
+                f"the message has {len(text)} characters; the limit is {self.max_message_chars} "
+                "(serve.max_message_chars)"
+            )
         return None
 
 

@@ -24,8 +24,13 @@ __all__ = ["CompletionRequest", "router"]
 
 router = APIRouter(tags=["openai"])
 
-_STATUS_BY_CODE = {"model_rate_limited": 429, "model_timeout": 504, "timeout": 504, "model_unreachable": 502,
-                   "model_error": 502}
+_STATUS_BY_CODE = {
+    "model_rate_limited": 429,
+    "model_timeout": 504,
+    "timeout": 504,
+    "model_unreachable": 502,
+    "model_error": 502,
+}
 
 
 class CompletionRequest(BaseModel):
@@ -36,7 +41,9 @@ class CompletionRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
-    user: str | None = Field(default=None, description="Used as the thread id when no X-Thread-Id header is sent.")
+    user: str | None = Field(
+        default=None, description="Used as the thread id when no X-Thread-Id header is sent."
+    )
 
 
 def _text(content: Any) -> str:
@@ -48,8 +55,9 @@ def _text(content: Any) -> str:
 
 
 def _openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}},
-                        status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": code, "param": None}}, status_code=status
+    )
 
 
 @router.get("/v1/models")
@@ -64,8 +72,11 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
     state = server_state(request)
     name = state.plan["name"]
     if body.model != name:
-        return _openai_error(404, f"the model {body.model!r} does not exist here; this server serves {name!r}",
-                             "model_not_found")
+        return _openai_error(
+            404,
+            f"the model {body.model!r} does not exist here; this server serves {name!r}",
+            "model_not_found",
+        )
     users = [m for m in body.messages if m.get("role") == "user"]
     if not users or not _text(users[-1].get("content")):
         return _openai_error(422, "the request needs a user message with text", "no_user_message")
@@ -92,8 +103,9 @@ async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response
         async for event in turn.rest:
             if event.event == "error":
                 data = event.data
-                return _openai_error(_STATUS_BY_CODE.get(data["code"], 500), data["message"], data["code"],
-                                     "server_error")
+                return _openai_error(
+                    _STATUS_BY_CODE.get(data["code"], 500), data["message"], data["code"], "server_error"
+                )
             if event.event == "end":
                 end = event
     finally:
@@ -102,11 +114,23 @@ async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response
     usage = end.data.get("usage") or {}
     run_id = turn.first.data["run_id"]
     completion = {
-        "id": f"chatcmpl-{run_id}", "object": "chat.completion", "created": int(time.time()), "model": name,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": end.data["reply"]},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": usage.get("input_tokens", 0), "completion_tokens": usage.get("output_tokens", 0),
-                  "total_tokens": usage.get("total_tokens", 0)},
+        "id": f"chatcmpl-{run_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": end.data["reply"]},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage.get("input_tokens", 0),
+            "completion_tokens": usage.get("output_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0),
+        },
         "thread_id": turn.thread_id,
     }
     return JSONResponse(completion, headers=headers)
@@ -117,8 +141,11 @@ async def _chunks(turn: OpenTurn, name: str, include_usage: bool) -> AsyncIterat
     base = {"id": f"chatcmpl-{run_id}", "object": "chat.completion.chunk", "created": created, "model": name}
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        payload = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-                   **extra}
+        payload = {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
+        }
         return format_sse_event(data_str=encode(payload))
 
     try:
@@ -128,18 +155,29 @@ async def _chunks(turn: OpenTurn, name: str, include_usage: bool) -> AsyncIterat
                 yield chunk({"content": event.data["text"]})
             elif event.event == "error":
                 data = event.data
-                error = {"error": {"message": data["message"], "type": "server_error", "code": data["code"],
-                                   "retryable": data["retryable"]}}
+                error = {
+                    "error": {
+                        "message": data["message"],
+                        "type": "server_error",
+                        "code": data["code"],
+                        "retryable": data["retryable"],
+                    }
+                }
                 yield format_sse_event(data_str=encode(error))
                 return
             elif event.event == "end":
                 yield chunk({}, "stop")
                 if include_usage:
                     usage = event.data.get("usage") or {}
-                    payload = {**base, "choices": [], "usage": {
-                        "prompt_tokens": usage.get("input_tokens", 0),
-                        "completion_tokens": usage.get("output_tokens", 0),
-                        "total_tokens": usage.get("total_tokens", 0)}}
+                    payload = {
+                        **base,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": usage.get("input_tokens", 0),
+                            "completion_tokens": usage.get("output_tokens", 0),
+                            "total_tokens": usage.get("total_tokens", 0),
+                        },
+                    }
                     yield format_sse_event(data_str=encode(payload))
         yield format_sse_event(data_str="[DONE]")
     finally:

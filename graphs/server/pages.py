@@ -54,7 +54,9 @@ async function streaming(message) {
   const t0 = performance.now(); let first = null;
   const res = await fetch("/chat/stream", {method: "POST", headers: headers(),
                           body: JSON.stringify({message})});
-  if (!res.ok) { out.textContent = "HTTP " + res.status + " " + await res.text(); out.className = "out err"; return; }
+  if (!res.ok) {
+    out.textContent = "HTTP " + res.status + " " + await res.text(); out.className = "out err"; return;
+  }
   const reader = res.body.getReader(); const dec = new TextDecoder(); let buf = "";
   for (;;) {
     const {value, done} = await reader.read(); if (done) break;
@@ -70,7 +72,9 @@ async function streaming(message) {
       if (!data) continue;
       const payload = JSON.parse(data);
       if (event === "token") {
-        if (first === null) { first = performance.now() - t0; $("stream-ttft").textContent = first.toFixed(0); }
+        if (first === null) {
+          first = performance.now() - t0; $("stream-ttft").textContent = first.toFixed(0);
+        }
         out.textContent += payload.text;
       } else if (event === "error") { out.textContent += "\\n[error " + payload.code + "] " + payload.message;
                                        out.className = "out err"; }
@@ -86,7 +90,9 @@ async function whole(message) {
     body: JSON.stringify({model: "__MODEL__", messages: [{role: "user", content: message}], stream: false})});
   const ms = (performance.now() - t0).toFixed(0);
   const body = await res.json();
-  if (!res.ok) { out.textContent = "HTTP " + res.status + " " + JSON.stringify(body); out.className = "out err"; }
+  if (!res.ok) {
+    out.textContent = "HTTP " + res.status + " " + JSON.stringify(body); out.className = "out err";
+  }
   else { out.textContent = body.choices[0].message.content; }
   $("whole-ttft").textContent = ms; $("whole-total").textContent = ms;
   $("whole").dataset.done = "1";
@@ -103,7 +109,9 @@ $("form").addEventListener("submit", (e) => {
 @router.get("/test/streaming", response_class=HTMLResponse)
 async def streaming_page(request: Request) -> HTMLResponse:
     plan = server_state(request).plan
-    page = (_PAGE.replace("__NAME__", html.escape(plan["name"]))
-            .replace("__DESCRIPTION__", html.escape(plan.get("description") or ""))
-            .replace("__MODEL__", html.escape(plan["name"])))
+    page = (
+        _PAGE.replace("__NAME__", html.escape(plan["name"]))
+        .replace("__DESCRIPTION__", html.escape(plan.get("description") or ""))
+        .replace("__MODEL__", html.escape(plan["name"]))
+    )
     return HTMLResponse(page)

@@ -29,11 +29,17 @@ class ChatStreamRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, description="What the user says (or the answer to a pending interrupt).")
-    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN,
-                                  description="Continue this thread; a new one is started when absent.")
+    message: str = Field(
+        min_length=1, description="What the user says (or the answer to a pending interrupt)."
+    )
+    thread_id: str | None = Field(
+        default=None,
+        pattern=THREAD_ID_PATTERN,
+        description="Continue this thread; a new one is started when absent.",
+    )
     script: dict[str, list[Any]] | None = Field(
-        default=None, description="Test mode only: scripted-model replies per node id, in order.")
+        default=None, description="Test mode only: scripted-model replies per node id, in order."
+    )
     mocks: dict[str, Any] | None = Field(default=None, description="Test mode only: tool name -> result.")
 
 
@@ -43,17 +49,23 @@ async def opened_turn(request: Request, body: ChatStreamRequest) -> AsyncIterato
     check_fixtures(state, body.script, body.mocks)
     if problem := state.limits.message_error(body.message):
         raise HTTPException(422, problem)
-    turn = await open_turn_http(state.require_agent(), body.message, thread_id=body.thread_id,
-                                script=body.script, mocks=body.mocks)
+    turn = await open_turn_http(
+        state.require_agent(), body.message, thread_id=body.thread_id, script=body.script, mocks=body.mocks
+    )
     try:
         yield turn
     finally:
         await turn.aclose()
 
 
-@router.post("/chat/stream", response_class=EventSourceResponse,
-             responses={409: {"description": "A turn is already running on this thread."},
-                        403: {"description": "`script`/`mocks` sent to a server not in test mode."}})
+@router.post(
+    "/chat/stream",
+    response_class=EventSourceResponse,
+    responses={
+        409: {"description": "A turn is already running on this thread."},
+        403: {"description": "`script`/`mocks` sent to a server not in test mode."},
+    },
+)
 async def chat_stream(turn: Annotated[OpenTurn, Depends(opened_turn)]) -> AsyncIterable[ServerSentEvent]:
     """Run one turn and stream its events."""
     make = ServerSentEvent.model_construct  # our event names are single-line constants: skip validation

@@ -64,8 +64,9 @@ class _Session:
     async def handle(self, raw: str) -> None:
         limit = self.state.limits.max_body_bytes
         if len(raw.encode()) > limit:
-            await self.send(_error("frame_too_large", f"the frame has more than {limit} bytes "
-                                                      "(serve.max_body_bytes)"))
+            await self.send(
+                _error("frame_too_large", f"the frame has more than {limit} bytes (serve.max_body_bytes)")
+            )
             return
         try:
             frame = json.loads(raw)
@@ -80,9 +81,14 @@ class _Session:
         if kind in ("message", "resume"):
             await self.start_turn(frame, kind)
             return
-        await self.send(_error("unknown_frame", f"unknown frame type {kind!r}; send "
-                                                "{\"type\": \"message\", \"text\": ...}, "
-                                                "{\"type\": \"resume\", \"value\": ...} or {\"type\": \"cancel\"}"))
+        await self.send(
+            _error(
+                "unknown_frame",
+                f"unknown frame type {kind!r}; send "
+                '{"type": "message", "text": ...}, '
+                '{"type": "resume", "value": ...} or {"type": "cancel"}',
+            )
+        )
 
     async def start_turn(self, frame: dict[str, Any], kind: str) -> None:
         if kind == "message":
@@ -104,8 +110,13 @@ class _Session:
             await self.send(_error("forbidden", "`script` and `mocks` are accepted only in test mode"))
             return
         if self.task is not None and not self.task.done():
-            await self.send(_error("thread_busy", "a turn is already running on this socket; wait for `end` "
-                                                  "or send {\"type\": \"cancel\"}", retryable=True))
+            await self.send(
+                _error(
+                    "thread_busy",
+                    'a turn is already running on this socket; wait for `end` or send {"type": "cancel"}',
+                    retryable=True,
+                )
+            )
             return
         agent = self.state.agent
         if agent is None:
@@ -114,8 +125,11 @@ class _Session:
         try:
             turn = await open_turn(agent, text, thread_id=self.thread_id, script=script, mocks=mocks)
         except ThreadBusy:
-            await self.send(_error("thread_busy", f"a turn is already running on thread {self.thread_id!r}",
-                                   retryable=True))
+            await self.send(
+                _error(
+                    "thread_busy", f"a turn is already running on thread {self.thread_id!r}", retryable=True
+                )
+            )
             return
         self.task = asyncio.create_task(self._relay(turn))
 
@@ -136,8 +150,11 @@ class _Session:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         with contextlib.suppress(Exception):
-            await self.send(_error("cancelled", "the turn was cancelled; the thread is as it was before it",
-                                   retryable=True))
+            await self.send(
+                _error(
+                    "cancelled", "the turn was cancelled; the thread is as it was before it", retryable=True
+                )
+            )
         return True
 
 

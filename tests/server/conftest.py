@@ -40,8 +40,9 @@ class LiveServer:
         self.sock = free_socket()
         self.port = self.sock.getsockname()[1]
         limits = self.app.state.factory.limits
-        config = uvicorn.Config(self.app, log_level="warning", ws_max_size=limits.ws_hard_max_bytes,
-                                timeout_graceful_shutdown=3)
+        config = uvicorn.Config(
+            self.app, log_level="warning", ws_max_size=limits.ws_hard_max_bytes, timeout_graceful_shutdown=3
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -95,7 +96,9 @@ def mock_llm() -> Iterator[MockLLMServer]:
 
 
 @pytest.fixture
-def echo_server(mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def echo_server(
+    mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveServer]:
     """The echo agent with its model at the wire (mock-llm), SQLite threads in tmp_path."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
@@ -105,10 +108,17 @@ def echo_server(mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def sales_server(sales_plan: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def sales_server(
+    sales_plan: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveServer]:
     """The sales agent on the scripted model, in test mode (fixtures allowed)."""
     monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
     monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
-    with LiveServer(sales_plan, base_dir=SALES_SPEC.parent, checkpointer=f"sqlite:///{tmp_path}/t.sqlite",
-                    model_override="scripted", test_mode=True) as server:
+    with LiveServer(
+        sales_plan,
+        base_dir=SALES_SPEC.parent,
+        checkpointer=f"sqlite:///{tmp_path}/t.sqlite",
+        model_override="scripted",
+        test_mode=True,
+    ) as server:
         yield server
