@@ -39,6 +39,13 @@ class ToolCall(_Model):
     """The arguments; sent as a JSON string, as OpenAI does."""
     id: str | None = None
     """The call id; generated (`call_<request>_<index>`) when omitted."""
+    raw_arguments: str | None = None
+    """Send this text as the arguments instead of `arguments` (e.g. broken JSON, to test clients)."""
+
+    def arguments_text(self) -> str:
+        if self.raw_arguments is not None:
+            return self.raw_arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
 
 
 class Fail(_Model):

@@ -53,7 +53,7 @@ def tool_call_dicts(reply: Reply, request_no: int) -> list[dict[str, Any]]:
         {
             "id": _call_id(call.id, request_no, index),
             "type": "function",
-            "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+            "function": {"name": call.name, "arguments": call.arguments_text()},
         }
         for index, call in enumerate(reply.tool_calls or [])
     ]
@@ -70,7 +70,7 @@ def deltas(reply: Reply, request_no: int) -> list[dict[str, Any]]:
             "function": {"name": call.name, "arguments": ""},
         }
         out.append({"tool_calls": [header]})
-        for fragment in split_tokens(json.dumps(call.arguments, ensure_ascii=False)):
+        for fragment in split_tokens(call.arguments_text()):
             out.append({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
     if not out:
         out.append({"content": ""})
