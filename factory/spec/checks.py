@@ -12,7 +12,7 @@ from factory.errors import SpecError, SpecIssue
 from factory.spec import models as m
 from factory.spec._yaml import Path
 from factory.spec.graph_checks import check_graph
-from graphs.expressions import CelError, check_cel, state_refs
+from graphs.expressions import CelError, check_cel
 from graphs.templates import TemplateError, names_used
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ __all__ = ["check_spec"]
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|ghp_[A-Za-z0-9]{20,}|xox[bp]-[A-Za-z0-9-]{10,})")
 _PROMPT_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _RESERVED_IDS = {"start", "end"}
+_STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
 _CHECKPOINTER = re.compile(r"^(memory|sqlite:///.+|postgres(ql)?://.+)$")
 
 
@@ -99,19 +100,23 @@ class _Checker:
         try:
             used = names_used(text)
         except TemplateError as exc:
-            self.template_issue(path, exc.message, exc.line, file)
+            self.template_issue(path, text, f"template syntax error: {exc.message}", exc.line, 1, file,
+                                fix="fix the Jinja syntax (`{{ slot }}`, `{% if slot %}...{% endif %}`)")
             return
-        unknown = sorted(used - self.template_names - extra)
-        for name in unknown:
-            self.template_issue(path, f"the template uses {name!r}, which the state does not have", 1, file,
+        for name in sorted(used - self.template_names - extra):
+            line, column = _name_position(text, name)
+            self.template_issue(path, text, f"the template uses {name!r}, which the state does not have",
+                                line, column, file,
                                 fix=f"add `{name}` under `state:` or use one of {sorted(self.slots)}")
 
-    def template_issue(self, path: Path, message: str, line: int, file: str | None, *, fix: str | None = None) -> None:
+    def template_issue(self, path: Path, text: str, message: str, line: int, column: int, file: str | None, *,
+                       fix: str) -> None:
         if file is not None:
-            self.add(path, message, fix=fix, file=str(self.loaded.folder / file), line=line, column=1)
+            shown = str(FsPath(self.src.file).parent / file)
+            self.add(path, message, fix=fix, file=shown, line=line, column=column)
         else:
-            pos = self.src.at(path)
-            self.add(path, message, fix=fix, line=pos.line + (line - 1 if line > 1 else 0))
+            pos = self.src.locate(path, text, line, column)
+            self.add(path, message, fix=fix, line=pos.line, column=pos.column)
 
     def prompt_ref(self, path: Path, prompt: str) -> None:
         if _PROMPT_REF.match(prompt):
@@ -123,22 +128,27 @@ class _Checker:
 
     # ------------------------------------------------------------ CEL
 
-    def cel(self, path: Path, expression: str, *, allowed: frozenset[str] = frozenset({"state"})) -> None:
+    def cel(self, path: Path, expression: str, *, allowed: frozenset[str] = frozenset({"state"}),
+            slots: set[str] | None = None, what: str = "") -> None:
+        slots = self.slots if slots is None else slots
         try:
             unknown_vars = check_cel(expression, allowed=allowed)
         except CelError as exc:
-            pos = self.src.at(path)
-            self.add(path, f"CEL syntax error in {expression!r} at column {exc.column}: {exc.message}",
+            pos = self.src.locate(path, expression, exc.line, exc.column)
+            self.add(path, f"CEL syntax error in {expression!r}: {exc.message.split(chr(10))[0]}",
                      fix="fix the expression (CEL: `state.slot == \"x\" && size(state.items) > 0`)",
-                     line=pos.line + exc.line - 1)
+                     line=pos.line, column=pos.column)
             return
         for name in unknown_vars:
             self.add(path, f"CEL expression {expression!r} reads {name!r}; only {sorted(allowed)} exist here",
-                     fix=f"write `state.{name}`" if "state" in allowed else None)
-        for slot in state_refs(expression):
-            if slot not in self.slots and slot != "messages":
-                self.add(path, f"CEL expression reads unknown slot {slot!r}",
-                         fix=f"add `{slot}` under `state:` or use one of {sorted(self.slots)}")
+                     fix=f"write `state.{name}`" if "state" in allowed else f"use one of {sorted(allowed)}")
+        for found in _STATE_REF.finditer(expression):
+            slot = found.group(1)
+            if slot not in slots and slot != "messages":
+                pos = self.src.locate(path, expression, *_line_col(expression, found.start(1)))
+                self.add(path, f"CEL expression reads unknown slot {slot!r}{what}",
+                         fix=f"add `{slot}` under `state:` or use one of {sorted(slots)}",
+                         line=pos.line, column=pos.column)
 
     def slot_ref(self, path: Path, slot: str, *, key: bool = False) -> None:
         if slot not in self.slots:
@@ -158,7 +168,8 @@ class _Checker:
                 alias = self.model_ref(path, node.model, what=f"{node.kind} node")
                 self.prompt_ref((*path, "prompt"), node.prompt)
                 if node.kind in m.USER_FACING_KINDS and alias and not self.spec.models[alias].streaming:
-                    self.add((*path, "model"), f"model {alias!r} has `streaming: false` but {node.kind} nodes speak to the user",
+                    self.add((*path, "model") if node.model else path, key=not node.model,
+                             message=f"model {alias!r} has `streaming: false` but {node.kind} nodes speak to the user",
                              fix=f"set `streaming: true` on models.{alias}, or use another model")
             if isinstance(node, m.ReplyNode | m.AgentNode | m.InterruptNode) and not node.stream:
                 self.add((*path, "stream"), f"{node.kind} node turns streaming off; its words reach the user",
@@ -217,14 +228,7 @@ class _Checker:
             self.cel((*path, "input", slot), expr)
         for slot, expr in node.output.items():
             self.slot_ref((*path, "output", slot), slot, key=True)
-            try:
-                check_cel(expr, allowed=frozenset({"state"}))
-            except CelError as exc:
-                self.add((*path, "output", slot), f"CEL syntax error in {expr!r}: {exc.message}")
-            for ref in state_refs(expr):
-                if ref not in child.spec.state:
-                    self.add((*path, "output", slot), f"the subgraph has no slot {ref!r}",
-                             fix=f"use one of {sorted(child.spec.state)}")
+            self.cel((*path, "output", slot), expr, slots=set(child.spec.state), what=" (of the subgraph)")
 
     # ------------------------------------------------------------ the rest
 
@@ -274,6 +278,31 @@ class _Checker:
             if not pointer.startswith("/"):
                 self.add(("fix", "editable", i), f"editable path {pointer!r} is not a JSON Pointer",
                          fix="start it with `/`, e.g. `/prompts/*`")
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _name_position(template: str, name: str) -> tuple[int, int]:
+    """Line and column (1-based, in the template) where `name` is first read."""
+    from jinja2 import Environment, nodes
+
+    try:
+        tree = Environment().parse(template)
+    except Exception:  # noqa: BLE001 - the sandboxed parse already succeeded; be safe anyway
+        return 1, 1
+    lines = [n.lineno for n in tree.find_all(nodes.Name) if n.name == name and n.ctx == "load"]
+    line = min(lines) if lines else 1
+    text = template.split("\n")[line - 1] if line - 1 < len(template.split("\n")) else ""
+    first = None
+    for found in re.finditer(rf"\b{re.escape(name)}\b", text):
+        before = text[: found.start()]
+        if before.count("{{") + before.count("{%") > before.count("}}") + before.count("%}"):
+            return line, found.start() + 1
+        first = first if first is not None else found.start() + 1
+    return line, first or 1
 
 
 def _strings(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:

@@ -56,7 +56,8 @@ def check_graph(spec: Spec) -> list[GraphIssue]:
             out[edge.from_].append(i)
     issues: list[GraphIssue] = []
     if not out.get("start"):
-        issues.append(GraphIssue(("edges",), "no edge leaves `start`", "add `- {from: start, to: <first node>}`"))
+        issues.append(GraphIssue(("edges",), "no edge leaves `start`", "add `- {from: start, to: <first node>}`",
+                                 key=True))
     for source, indexes in out.items():
         unconditional = [i for i in indexes if spec.edges[i].when is None]
         if unconditional and unconditional[0] != indexes[-1]:

@@ -12,6 +12,18 @@ if TYPE_CHECKING:
 
 __all__ = ["check_tests"]
 
+_SCRIPT_FIXES = {
+    "reply": "write the reply text, e.g. `greet: [\"Hello! Which company are you with?\"]`",
+    "agent": "write the answer text, or `{tool_calls: [{name: <tool the node offers>, args: {...}}]}`",
+    "extract": "write slot values the node extracts, e.g. `extract: [{company: Acme}]`",
+    "classify": "write one of the node's labels",
+    "tool": "remove the entry: only reply, agent, extract and classify nodes take a script",
+    "set": "remove the entry: only reply, agent, extract and classify nodes take a script",
+    "interrupt": "remove the entry: the user's next message answers an interrupt",
+    "subgraph": "remove the entry: script the child spec's nodes in its own tests",
+    "python": "remove the entry: only reply, agent, extract and classify nodes take a script",
+}
+
 
 def _script_entry_problem(node: Any, entry: Any, tools: set[str]) -> str | None:
     kind = node.kind
@@ -58,7 +70,7 @@ def check_tests(c: _Checker) -> None:
             for i, entry in enumerate(entries):
                 problem = _script_entry_problem(node, entry, tools)
                 if problem:
-                    c.add((*base, "script", node_id, i), problem, node=node_id)
+                    c.add((*base, "script", node_id, i), problem, node=node_id, fix=_SCRIPT_FIXES[node.kind])
         for u, turn in enumerate(case.turns):
             for e, expect in enumerate(turn.expect):
                 path = (*base, "turns", u, "expect", e)

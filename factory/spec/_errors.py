@@ -1,0 +1,181 @@
+"""Pydantic validation errors -> positioned `SpecIssue`s a user can act on.
+
+Pydantic reports a `loc` through the model tree, including union members (`str`, `PromptFile`)
+and discriminator tags (`reply`); we map it back onto the YAML data to find the line and column,
+drop the errors of union members the value plainly was not meant to be, and phrase each problem as
+`where: what (given value)` with a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from factory.errors import SpecIssue
+from factory.spec._yaml import Path, SourceMap
+
+__all__ = ["pydantic_issues"]
+
+_SECRET_KEYS = frozenset({"api_key", "apikey", "password", "token", "secret", "api_token", "access_token"})
+
+_TYPE_FIXES = {
+    "string_type": "write text (quote it if it looks like a number or `true`)",
+    "int_type": "write a whole number, e.g. `3`",
+    "int_parsing": "write a whole number, e.g. `3`",
+    "int_from_float": "write a whole number, e.g. `3`",
+    "float_type": "write a number, e.g. `0.5`",
+    "float_parsing": "write a number, e.g. `0.5`",
+    "bool_type": "write `true` or `false`",
+    "bool_parsing": "write `true` or `false`",
+    "dict_type": "write a mapping (`key: value` lines, or `{key: value}`)",
+    "model_type": "write a mapping (`key: value` lines, or `{key: value}`)",
+    "model_attributes_type": "write a mapping (`key: value` lines, or `{key: value}`)",
+    "list_type": "write a list (`- item` lines, or `[a, b]`)",
+    "too_short": "add entries (see `factory schema`)",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+}
+
+_PATTERN_FIXES = {
+    "name": "use a lowercase DNS label such as `sales-discovery` (a-z, 0-9, `-`, at most 63 characters)",
+    "type": "use `string`, `integer`, `number`, `boolean`, `object` or `list[T]`",
+    "python": "write `module:function`, e.g. `my_tools:lookup`",
+    "function": "write `module:function`, e.g. `my_nodes:route`",
+    "path": "start it with `/`, e.g. `/sales`",
+}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, str | None, bool]:
+    """Map a pydantic `loc` onto the data. Returns (path, union member skipped, fully found)."""
+    path: list[str | int] = []
+    node, member = data, None
+    for step in loc:
+        at_node = len(path) == 2 and path[0] == "nodes" and isinstance(node, dict)
+        at_prompt = len(path) == 2 and path[0] == "prompts"
+        if at_node and member is None and step == node.get("kind"):
+            member = str(step)
+        elif at_prompt and member is None and step in ("str", "PromptFile"):
+            member = str(step)
+        elif isinstance(node, dict) and step in node:
+            path.append(step)
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            path.append(step)
+            node = node[step]
+        else:
+            return tuple(path), member, False
+    return tuple(path), member, True
+
+
+@lru_cache(maxsize=1)
+def _known_fields() -> tuple[str, ...]:
+    from factory.spec import models
+
+    names: set[str] = set()
+    for obj in vars(models).values():
+        if isinstance(obj, type) and issubclass(obj, models._Model):
+            for name, info in obj.model_fields.items():
+                names.add(info.alias or name)
+    return tuple(sorted(names))
+
+
+def _where(path: Path) -> str:
+    return "/".join(str(p) for p in path) or "the top level"
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for step in path:
+        data = data[step]
+    return data
+
+
+def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, SpecIssue] | None:
+    loc = tuple(err["loc"])
+    path, member, found = _data_path(loc, data)
+    kind = err["type"]
+    if member is not None and path[:1] == ("prompts",) and len(path) == 2:
+        # `str | PromptFile`: keep the branch the value was written as.
+        value = _value_at(data, path)
+        if isinstance(value, dict) != (member == "PromptFile"):
+            return None
+        if member == "str":
+            pos = source.at(path)
+            return path, SpecIssue(source.file, pos.line, pos.column,
+                                   f"prompt {path[1]!r} must be text or `{{file: path}}` (given {_short(value)})",
+                                   fix="write the prompt text, or `{file: prompts/name.md}`")
+    node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        pos = source.at(path, key=True)
+        if key.lower() in _SECRET_KEYS:
+            message = f"a literal secret ({key!r}) is never written in a spec"
+            fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
+        else:
+            message = f"unknown key {key!r} in {_where(path[:-1])}"
+            close = difflib.get_close_matches(key, _known_fields(), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "remove the key (see `factory schema` for the keys allowed here)"
+        return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+    if kind == "missing":
+        missing = str(loc[-1])
+        if not path and missing == "spec":
+            return ("spec",), SpecIssue(source.file, 1, 1, "the spec has no `spec:` format version",
+                                        fix="add `spec: 1` as the first line")
+        pos = source.at(path, key=True)
+        return (*path, missing), SpecIssue(source.file, pos.line, pos.column,
+                                           f"missing required key {missing!r} in {_where(path)}", node=node,
+                                           fix=f"add `{missing}: ...`")
+    if kind == "union_tag_invalid":
+        pos = source.at((*path, "kind"))
+        tag = ctx.get("tag")
+        expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        close = difflib.get_close_matches(str(tag), expected, n=1)
+        fix = f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(expected)}"
+        return path, SpecIssue(source.file, pos.line, pos.column,
+                               f"unknown node kind {tag!r}; expected one of: {', '.join(expected)}", node=node, fix=fix)
+    if kind == "union_tag_not_found":
+        pos = source.at(path, key=True)
+        return path, SpecIssue(source.file, pos.line, pos.column, f"node {node!r} has no `kind:`", node=node,
+                               fix="add `kind: reply` (or agent, extract, classify, tool, set, interrupt, subgraph, python)")
+    pos = source.at(path)
+    given = f" (given {_short(err.get('input'))})" if found else ""
+    msg = str(err["msg"])
+    if path == ("spec",) and kind == "literal_error":
+        return path, SpecIssue(source.file, pos.line, pos.column,
+                               f"unsupported spec format version{given}; this factory reads `spec: 1`",
+                               fix="use `spec: 1` (or migrate the spec to format 1)")
+    message = f"{_where(path)}: {msg[:1].lower()}{msg[1:]}{given}"
+    if kind == "string_pattern_mismatch":
+        fix = _PATTERN_FIXES.get(str(path[-1]) if path else "", "see `factory schema` for the allowed form")
+        message = f"{_where(path)}: invalid value{given}"
+    elif kind == "literal_error":
+        fix = f"use one of: {ctx.get('expected')}"
+    elif kind == "value_error":
+        fix = "correct the value"
+    else:
+        fix = _TYPE_FIXES.get(kind, "see `factory schema` for what this key accepts")
+    return (*path, kind), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+
+
+def pydantic_issues(exc: ValidationError, data: Any, source: SourceMap) -> list[SpecIssue]:
+    """Every shape problem, once each, positioned; a typo'd key hides the 'missing' it explains."""
+    issues: dict[Path, SpecIssue] = {}
+    for err in exc.errors(include_url=False):
+        found = _issue(dict(err), data, source)
+        if found is not None:
+            issues.setdefault(*found)
+    explained = set()
+    for path, issue in issues.items():
+        if path[-1:] == ("<key>",) and issue.fix and issue.fix.startswith("did you mean "):
+            explained.add((*path[:-2], issue.fix.split("'")[1]))
+    return [issue for path, issue in issues.items() if path not in explained]
