@@ -3,7 +3,8 @@
 Registered as the `pytest11` entry point `factory`, so it is loaded by every pytest run; it imports
 nothing heavy until a spec is collected. It collects a `*.yaml`/`*.yml` file only when
 
-- the file, or a folder above it, was named on the command line (not a `testpaths` default), and
+- the file was named on the command line, or a folder above it was (one that is not inside the
+  project's own `testpaths`, so `pytest tests` never collects the YAML fixtures there), and
 - the file has a top-level `spec:` and a top-level `tests:`.
 
 So `pytest tests` of this project never collects specs, while `pytest specs/sales_discovery.yaml`
@@ -39,9 +40,13 @@ def _named_on_command_line(config: pytest.Config, file_path: Path) -> bool:
         return False
     root = Path(config.invocation_params.dir)
     resolved = file_path.resolve()
+    own_tests = [(config.rootpath / p).resolve() for p in config.getini("testpaths")]
     for arg in config.args:
         named = (root / arg.split("::")[0]).resolve()
-        if resolved == named or named in resolved.parents:
+        if resolved == named:
+            return True
+        inside_own_tests = any(named == t or t in named.parents for t in own_tests)
+        if named in resolved.parents and not inside_own_tests:
             return True
     return False
 
