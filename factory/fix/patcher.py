@@ -68,6 +68,8 @@ class Patcher:
     """One chat model bound to the patch tool; `calls` counts every request made."""
 
     def __init__(self, model: Any) -> None:
+        if getattr(model, "streaming", False):  # streamed tool-call JSON is parsed leniently; we need strict
+            model = model.model_copy(update={"streaming": False})
         self.model = model.bind_tools([PATCH_TOOL], tool_choice="apply_spec_patch")
         self.calls = 0
 

@@ -1,0 +1,115 @@
+"""`factory fix` end to end: a seeded fault, `factory mock-llm` as the patcher, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factory.mockllm import MockLLMServer
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_WHEN = "when: 'state.stage == \"budget\"'"
+BAD_WHEN = "when: 'state.stage == \"budgte\"'"
+
+
+def _patch(operations: list[dict[str, Any]], rationale: str) -> dict[str, Any]:
+    return {"tool_calls": [{"name": "apply_spec_patch", "arguments": {"operations": operations, "rationale": rationale}}]}
+
+
+OUT_OF_BOUNDS = _patch([{"op": "replace", "path": "/nodes/book/max_steps", "value": 9}], "more steps")
+USELESS = _patch([{"op": "replace", "path": "/prompts/ask_budget", "value": "Ask about money."}], "clearer prompt")
+BREAKS_ONE = _patch([{"op": "replace", "path": "/edges/7/when", "value": 'state.stage == "nothing"'},
+                     {"op": "replace", "path": "/edges/8/when", "value": 'state.stage == "budget"'}], "reroute")
+RIGHT = _patch([{"op": "replace", "path": "/edges/8/when", "value": 'state.stage == "budget"'}], "fix the typo")
+BROKEN_JSON = {"tool_calls": [{"name": "apply_spec_patch", "raw_arguments": '{"operations": [oops'}]}
+
+
+@pytest.fixture
+def faulty_spec(tmp_path: Path) -> Path:
+    """A copy of the sales agent with one seeded fault: the budget route's condition has a typo."""
+    for name in ("sales_discovery.yaml", "sales_tools.py"):
+        shutil.copy(ROOT / "specs" / name, tmp_path / name)
+    shutil.copytree(ROOT / "specs" / "prompts", tmp_path / "prompts")
+    spec = tmp_path / "sales_discovery.yaml"
+    text = spec.read_text()
+    assert text.count(GOOD_WHEN) == 1
+    spec.write_text(text.replace(GOOD_WHEN, BAD_WHEN))
+    return spec
+
+
+def _fix(spec: Path, server: MockLLMServer, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "mock", "FACTORY_MODEL": "scripted"}
+    return subprocess.run([sys.executable, "-m", "factory", "fix", str(spec), "--runner", "inprocess",
+                           "--report", str(spec.parent / "report"), *extra],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def _report(spec: Path) -> dict[str, Any]:
+    return json.loads((spec.parent / "report.json").read_text())
+
+
+def test_seeded_fault_is_fixed_after_bad_patches_are_rejected(faulty_spec: Path) -> None:
+    original = faulty_spec.read_text()
+    with MockLLMServer({"queue": [OUT_OF_BOUNDS, BROKEN_JSON, USELESS, BREAKS_ONE, RIGHT]}) as server:
+        result = _fix(faulty_spec, server)
+        prompts = [r.body["messages"][-1]["content"] for r in server.requests]
+    assert result.returncode == 0, result.stderr
+    report = _report(faulty_spec)
+    verdicts = [(a["verdict"], a["reason"]) for a in report["attempts"]]
+    assert [v for v, _ in verdicts] == ["rejected", "rejected", "rejected", "rejected", "kept"]
+    assert "outside fix.editable" in verdicts[0][1]
+    assert "not valid JSON" in verdicts[1][1]
+    assert "passes no more conversations" in verdicts[2][1]
+    assert "breaks conversations that passed" in verdicts[3][1]
+    assert "asks about pain when only the company is known" in verdicts[3][1]
+    assert report["green"] is True and report["stop"] == "green"
+    assert report["passed_before"] < report["total"] == report["passed_after"]
+    # the rejected patches and their reasons were fed back to the patcher
+    assert "outside fix.editable" in prompts[1] and "breaks conversations that passed" in prompts[4]
+    # only the patched value changed, byte for byte
+    assert faulty_spec.read_text() == original.replace(BAD_WHEN, 'when: "state.stage == \\"budget\\""')
+    assert "+  - {from: qualify, to: ask_budget" in (faulty_spec.parent / "report.md").read_text()
+
+
+def test_dry_run_leaves_the_spec_untouched(faulty_spec: Path) -> None:
+    original = faulty_spec.read_text()
+    with MockLLMServer({"queue": [RIGHT]}) as server:
+        result = _fix(faulty_spec, server, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert faulty_spec.read_text() == original
+    patch = faulty_spec.with_name("sales_discovery.fix.patch").read_text()
+    assert '-  - {from: qualify, to: ask_budget, when: \'state.stage == "budgte"\'}' in patch
+
+
+def test_iteration_cap_stops_a_loop_that_cannot_fix(faulty_spec: Path) -> None:
+    with MockLLMServer({"default": USELESS}) as server:
+        result = _fix(faulty_spec, server, "--max-iterations", "2")
+        calls = len(server.requests)
+    assert result.returncode == 1
+    report = _report(faulty_spec)
+    assert report["stop"] == "max_iterations" and len(report["attempts"]) == 2 and calls == 2
+
+
+def test_llm_call_cap_stops_the_loop(faulty_spec: Path) -> None:
+    text = faulty_spec.read_text().replace("max_llm_calls: 20", "max_llm_calls: 3")
+    faulty_spec.write_text(text)
+    with MockLLMServer({"default": OUT_OF_BOUNDS}) as server:
+        result = _fix(faulty_spec, server)
+        calls = len(server.requests)
+    assert result.returncode == 1
+    assert _report(faulty_spec)["stop"] == "max_llm_calls" and calls == 3
+
+
+def test_patcher_server_down_is_survived_and_reported(faulty_spec: Path) -> None:
+    with MockLLMServer({"default": {"fail": {"status": 500}}}) as server:
+        result = _fix(faulty_spec, server, "--max-iterations", "1")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "the patcher model failed" in _report(faulty_spec)["attempts"][0]["reason"]
