@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from graphs.tools import Toolbox
-from tests.graphs.conftest import Runner
+
+Runner = Callable[..., Any]
 
 MODEL = """
 models:
@@ -100,7 +101,8 @@ def test_mocks_replace_a_tool_result(converse: Runner) -> None:
 
 
 def test_a_tool_failure_goes_back_to_the_model_not_the_user(converse: Runner) -> None:
-    script = {"helper": [{"tool_calls": [{"name": "weather", "args": {"town": "Porto"}}]}, "Which city again?"]}
+    wrong = {"tool_calls": [{"name": "weather", "args": {"town": "Porto"}}]}
+    script = {"helper": [wrong, "Which city again?"]}
     (turn,) = converse(AGENT, ["Weather?"], files=TOOLS_MODULE, script=script)
     assert turn.error is None
     assert "rejected its arguments" in turn.tools[0]["result"]["error"]
@@ -184,8 +186,10 @@ edges:
 """
 
 
-@pytest.mark.parametrize(("label", "route"), [("billing", "billing"), ("technical", "technical"), ("other", "other")])
-def test_classify_writes_the_label_and_cel_conditions_route_on_it(converse: Runner, label: str, route: str) -> None:
+@pytest.mark.parametrize(("label", "route"),
+                         [("billing", "billing"), ("technical", "technical"), ("other", "other")])
+def test_classify_writes_the_label_and_cel_conditions_route_on_it(converse: Runner, label: str,
+                                                                  route: str) -> None:
     (turn,) = converse(CLASSIFY, ["help"], script={"triage": [label], route: [f"{route} answer"]})
     assert turn.path == ["triage", route]
     assert turn.state == {"topic": label}
@@ -318,7 +322,9 @@ nodes:
     values:
       count: state.count + 1
       seen: '"turn" + string(state.count + 1)'
-      profile: 'state.count == 0 ? {"first": state.messages[0].content} : {"latest": state.messages[size(state.messages) - 1].content}'
+      profile: >-
+        state.count == 0 ? {"first": state.messages[0].content}
+        : {"latest": state.messages[size(state.messages) - 1].content}
       last: state.messages[size(state.messages) - 1].content
   both: {kind: set, values: {seen: '["a", "b"]'}}
 edges:
@@ -416,7 +422,8 @@ edges:
 def test_subgraph_maps_state_streams_its_events_and_pauses_inside(converse: Runner) -> None:
     child = "# yaml-language-server: $schema=./spec.schema.json\n" + CHILD
     one, two = converse(PARENT, ["hi", "Oslo"], files={"sub/child.yaml": child},
-                        script={"where.parse": [{"country": "Norway"}], "where.say": ["Oslo, Norway: noted."]})
+                        script={"where.parse": [{"country": "Norway"}],
+                                "where.say": ["Oslo, Norway: noted."]})
     assert one.reply == "Where do you live, Grace?"
     assert one.of("interrupt") == [{"question": "Where do you live, Grace?", "node": "where.ask_city"}]
     assert one.path == ["where", "where.ask_city"]
