@@ -1,15 +1,52 @@
 #!/usr/bin/env bash
-# The main job, offline by default: the sales discovery agent validated, then its scripted
-# conversations run. Set FACTORY_MODEL=openai:gpt-4o-mini (and OPENAI_API_KEY) to use a real model.
+# The main job, offline by default: the sales discovery agent validated, built (Docker when an
+# engine answers, else a local process), started, its conversations run through the running agent
+# over SSE, a streamed chat turn, and the test-fix loop repairing a seeded fault.
+# FACTORY_MODEL=openai:gpt-4o-mini (with OPENAI_API_KEY) runs it against a real model instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FACTORY_MODEL="${FACTORY_MODEL:-scripted}"
+[ -f .factory-env ] && . ./.factory-env
 F=.venv/bin/factory
 SPEC=specs/sales_discovery.yaml
+PORT="${DEMO_PORT:-8765}"
 
 echo "== 1. validate"
 $F validate "$SPEC"
-echo "== 2. one turn, streamed"
-$F run "$SPEC" "Hi, I'm Ana from Acme and churn is killing us."
-echo "== 3. the scripted conversations"
-$F test "$SPEC"
+
+RUNNER=local
+if docker info >/dev/null 2>&1; then RUNNER=docker; fi
+echo "== 2. build ($RUNNER)"
+if [ "$RUNNER" = docker ]; then
+  BASE=python:3.11-slim
+  docker image inspect factory-base:bookworm >/dev/null 2>&1 && BASE=factory-base:bookworm
+  $F build "$SPEC" --base-image "$BASE" --output "${TMPDIR:-/tmp}/factory-demo-build"
+else
+  $F build "$SPEC" --no-docker --output "${TMPDIR:-/tmp}/factory-demo-build"
+fi
+
+echo "== 3. the conversations, through the running agent ($RUNNER) over SSE"
+$F test "$SPEC" --target "$RUNNER"
+
+echo "== 4. serve, and one streamed turn from the terminal client"
+$F serve "$SPEC" --port "$PORT" --checkpointer memory >"${TMPDIR:-/tmp}/factory-demo-serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+echo "Hi, I'm Ana from Acme and churn is killing us." | $F chat --url "http://127.0.0.1:$PORT"
+echo "playground: http://127.0.0.1:$PORT/sales-discovery/playground/   (streaming comparison: /test/streaming)"
+if [ "${DEMO_KEEP_SERVING:-0}" = 1 ]; then echo "serving until Ctrl-C"; wait $SERVER; fi
+kill $SERVER 2>/dev/null || true
+
+echo "== 5. the fix loop on a copy with a seeded fault (the budget route's condition says \"budgte\")"
+WORK=$(mktemp -d)
+cp specs/sales_discovery.yaml specs/sales_tools.py "$WORK/" && cp -r specs/prompts "$WORK/"
+sed -i "s/state.stage == \"budget\"'/state.stage == \"budgte\"'/" "$WORK/sales_discovery.yaml"
+MOCK_PORT=$((PORT + 1))
+$F mock-llm --script scripts/demo/patcher.yaml --port "$MOCK_PORT" >"$WORK/mock-llm.log" 2>&1 &
+MOCK=$!
+trap 'kill $MOCK 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$MOCK_PORT/v1/models" >/dev/null 2>&1 && break; sleep 0.2; done
+OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" OPENAI_API_KEY=mock \
+  $F fix "$WORK/sales_discovery.yaml" --runner inprocess --report "$WORK/fix-report"
+cat "$WORK/fix-report.md"
