@@ -17,7 +17,7 @@ answers() { timeout 10 docker ${1:+--host "$1"} info >/dev/null 2>&1; }
 done_with() { echo "docker engine: $1" ; echo "export DOCKER_HOST=$1" >&3; exit 0; }
 
 # 1. An engine already answers (DOCKER_HOST or the default socket): use it as is.
-if command -v docker >/dev/null && answers ""; then
+if command -v docker >/dev/null && answers "${DOCKER_HOST:-}"; then
   done_with "${DOCKER_HOST:-unix:///var/run/docker.sock}"
 fi
 if command -v docker >/dev/null && answers "$HOST"; then done_with "$HOST"; fi
@@ -37,6 +37,11 @@ wait_for() {  # $1 = pid; true once the engine answers, false if it dies or 60 s
   return 1
 }
 
+# Serialise concurrent callers, so only one of them starts dockerd.
+exec 9>/run/factory-docker.lock
+flock 9
+if answers "$HOST"; then done_with "$HOST"; fi
+
 # 3. Our dockerd is already running but still starting up: just wait for it.
 if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   wait_for "$(cat "$PIDFILE")" && done_with "$HOST"
@@ -51,11 +56,11 @@ mkdir -p "$DATA_ROOT" "$EXEC_ROOT"
 for extra in "" "--storage-driver vfs" "--storage-driver vfs --iptables=false --ip-masq=false"; do
   rm -f "$SOCK" "$PIDFILE"
   echo "starting dockerd ${extra:-(default flags)}; log in $LOG"
-  # setsid + all fds redirected: the daemon outlives this script and never holds the
-  # caller's $(...) pipe open.
+  # setsid + every fd redirected (3>&- 9>&- too): the daemon outlives this script and never
+  # holds the caller's $(...) pipe open (a leaked fd 3 made `eval "$(...)"` hang).
   # shellcheck disable=SC2086
   setsid dockerd --host "$HOST" --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" \
-    --pidfile "$PIDFILE" $extra </dev/null >>"$LOG" 2>&1 &
+    --pidfile "$PIDFILE" $extra </dev/null >>"$LOG" 2>&1 3>&- 9>&- &
   pid=$!
   if wait_for "$pid"; then done_with "$HOST"; fi
   echo "dockerd ${extra:-(default flags)} failed; last log lines:"; tail -5 "$LOG"
