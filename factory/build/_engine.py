@@ -57,8 +57,7 @@ def connect(*, timeout: float = 3.0) -> Any:
     if client is None:
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise UserError(f"no Docker engine answers at {where}",
-                        hint='start one (`eval "$(bash docker/get-engine.sh | tail -1)"`), set DOCKER_HOST, '
-                             "or use --no-docker / --runner local",
+                        hint="set DOCKER_HOST, start one (docker/get-engine.sh), or use --no-docker",
                         exit_code=ExitCode.BUILD_FAILED)
     # builds and big layers take longer than a ping
     client.api.timeout = 600

@@ -146,12 +146,14 @@ def _follow(stream: Iterable[dict[str, Any]], log: _BuildLog, console: Console, 
             if log.step:
                 progress.update(task, completed=log.step - 1, total=log.total, description=log.step_text[:60])
                 if not console.is_terminal and "stream" in chunk and _STEP.match(str(chunk["stream"]).strip()):
-                    console.print(f"[dim]{str(chunk['stream']).strip()}[/]")
+                    console.print(f"[dim]{str(chunk['stream']).strip()[:160]}[/]")
 
 
 def build_image(context: GeneratedContext, *, tag: str | None = None, base_image: str | None = None,
                 console: Console | None = None, client: Any = None, wheels: bool = True) -> BuildResult:
     """Build `context` into `tag`; a failure is a `UserError` (exit 4) naming the step, with the log tail."""
+    import requests
+    import urllib3
     from docker.errors import APIError, DockerException
 
     console = console or Console(stderr=True)
@@ -169,6 +171,8 @@ def build_image(context: GeneratedContext, *, tag: str | None = None, base_image
         info = client.api.inspect_image(tag)
     except (APIError, DockerException) as exc:
         raise _failure(log, str(exc), base_image=base_image) from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _failure(log, f"the engine went away during the build ({exc})", base_image=base_image) from None
     seconds = time.perf_counter() - started
     try:
         base_size: int | None = int(client.api.inspect_image(base_image)["Size"])
