@@ -21,8 +21,8 @@ Runner = Callable[..., Any]
 
 
 def settings(**overrides: Any) -> ModelPlan:
-    base: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": None, "api_key_env": None,
-                            "temperature": None, "max_tokens": None, "timeout_s": 60, "max_retries": 2,
+    base: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": None,
+                            "api_key_env": None, "temperature": None, "max_tokens": None, "timeout_s": 60, "max_retries": 2,
                             "streaming": True}
     return base | overrides  # type: ignore[return-value]
 
@@ -107,7 +107,8 @@ edges:
 """
 
 
-def test_factory_model_env_runs_a_hosted_spec_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_factory_model_env_runs_a_hosted_spec_offline(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACTORY_MODEL", "scripted")
     spec = write_spec(tmp_path, SPEC.format(base_url="http://127.0.0.1:9/v1"))
     (turn,) = asyncio.run(run_turns(plan_of(spec), tmp_path, ["hi"], model=None))
