@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from _graph_support import plan_of, run_turns, write_spec
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from graphs.models import ModelConfigError, make_chat_model
 from graphs.models.scripted import ScriptedChatModel
@@ -22,7 +23,8 @@ Runner = Callable[..., Any]
 
 def settings(**overrides: Any) -> ModelPlan:
     base: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": None,
-                            "api_key_env": None, "temperature": None, "max_tokens": None, "timeout_s": 60, "max_retries": 2,
+                            "api_key_env": None, "temperature": None, "max_tokens": None, "timeout_s": 60,
+                            "max_retries": 2,
                             "streaming": True}
     return base | overrides  # type: ignore[return-value]
 
@@ -39,7 +41,7 @@ def test_settings_reach_chat_openai(monkeypatch: pytest.MonkeyPatch) -> None:
                                      max_tokens=50, timeout_s=7, max_retries=1))
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "gpt-4o-mini" and model.openai_api_base == "http://127.0.0.1:9/v1"
-    assert model.openai_api_key is not None and model.openai_api_key.get_secret_value() == "sk-from-my-key"
+    assert isinstance(model.openai_api_key, SecretStr) and model.openai_api_key.get_secret_value() == "sk-from-my-key"
     assert (model.temperature, model.max_tokens, model.request_timeout, model.max_retries) == (0.2, 50, 7, 1)
     assert model.streaming is True
 
@@ -50,7 +52,7 @@ def test_openai_variables_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     model = make_chat_model(settings(model=None))
     assert isinstance(model, ChatOpenAI)
     assert model.openai_api_base == "http://127.0.0.1:11434/v1"
-    assert model.openai_api_key is not None and model.openai_api_key.get_secret_value() == "sk-env"
+    assert isinstance(model.openai_api_key, SecretStr) and model.openai_api_key.get_secret_value() == "sk-env"
     monkeypatch.setenv("OPENAI_MODEL", "llama3.1")
     assert make_chat_model(settings(model=None)).model_name == "llama3.1"  # type: ignore[attr-defined]
 
