@@ -41,7 +41,8 @@ def test_settings_reach_chat_openai(monkeypatch: pytest.MonkeyPatch) -> None:
                                      max_tokens=50, timeout_s=7, max_retries=1))
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "gpt-4o-mini" and model.openai_api_base == "http://127.0.0.1:9/v1"
-    assert isinstance(model.openai_api_key, SecretStr) and model.openai_api_key.get_secret_value() == "sk-from-my-key"
+    assert isinstance(model.openai_api_key, SecretStr)
+    assert model.openai_api_key.get_secret_value() == "sk-from-my-key"
     assert (model.temperature, model.max_tokens, model.request_timeout, model.max_retries) == (0.2, 50, 7, 1)
     assert model.streaming is True
 
