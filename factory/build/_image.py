@@ -150,7 +150,8 @@ def _follow(stream: Iterable[dict[str, Any]], log: _BuildLog, console: Console, 
 
 
 def build_image(context: GeneratedContext, *, tag: str | None = None, base_image: str | None = None,
-                console: Console | None = None, client: Any = None, wheels: bool = True) -> BuildResult:
+                console: Console | None = None, client: Any = None, wheels: bool = True,
+                no_cache: bool = False) -> BuildResult:
     """Build `context` into `tag`; a failure is a `UserError` (exit 4) naming the step, with the log tail."""
     import requests
     import urllib3
@@ -166,7 +167,7 @@ def build_image(context: GeneratedContext, *, tag: str | None = None, base_image
     started = time.perf_counter()
     try:
         stream = client.api.build(path=str(context.path), tag=tag, buildargs={"BASE_IMAGE": base_image},
-                                  decode=True, rm=True, forcerm=True, pull=False)
+                                  decode=True, rm=True, forcerm=True, pull=False, nocache=no_cache)
         _follow(stream, log, console, base_image=base_image)
         info = client.api.inspect_image(tag)
     except (APIError, DockerException) as exc:

@@ -1,0 +1,112 @@
+"""The image on a real engine: build the sales agent, run it, stream a conversation, non-root,
+prompt-only rebuild (timed, printed, not asserted), and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from build_helpers import SALES_SPEC, server_available
+from httpx_sse import connect_sse
+
+from factory.build import build_image, write_context
+from factory.compiler import compile_plan
+from factory.runners._common import LogBuffer, wait_ready
+from factory.spec.loader import load_spec
+
+pytestmark = pytest.mark.docker
+
+GREETING = "Hi there, I'm Sam from Flowly! Which company are you with?"
+
+
+@pytest.fixture
+def spec_copy(tmp_path: Path) -> Path:
+    """The sales spec in a folder of its own, so the test may edit its prompt."""
+    folder = tmp_path / "spec"
+    shutil.copytree(SALES_SPEC.parent, folder, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    return folder / SALES_SPEC.name
+
+
+@pytest.fixture
+def created(docker_client: Any) -> Iterator[dict[str, list[str]]]:
+    """Containers and tags the test makes; removed whatever happens."""
+    made: dict[str, list[str]] = {"containers": [], "images": []}
+    yield made
+    for cid in made["containers"]:
+        try:
+            docker_client.api.remove_container(cid, force=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    for tag in reversed(made["images"]):
+        try:  # never forced: an id shared with a tag this test did not make stays
+            docker_client.api.remove_image(tag)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+def _chat(base_url: str) -> list[tuple[str, dict[str, Any]]]:
+    body = {"message": "Hello!", "script": {"understand": [{}], "ask_company": [GREETING]}}
+    with httpx.Client(timeout=60) as client, connect_sse(client, "POST", f"{base_url}/chat/stream", json=body) as es:
+        return [(event.event, json.loads(event.data)) for event in es.iter_sse()]
+
+
+def test_build_run_stream_rebuild(docker_client: Any, base_image: str, spec_copy: Path, tmp_path: Path,
+                                  created: dict[str, list[str]]) -> None:
+    if not server_available():
+        pytest.skip("graphs/server/__main__.py does not exist yet")
+    tag = f"factory-test/sales-discovery:{secrets.token_hex(4)}"
+    loaded = load_spec(spec_copy)
+    context = write_context(loaded, compile_plan(loaded), tmp_path / "out", tag=tag)
+    created["images"].append(tag)
+    cold = build_image(context, tag=tag, base_image=base_image, client=docker_client)
+    print(f"\ncold build: {cold.seconds:.1f} s ({cold.cached_steps}/{cold.steps} steps cached), "
+          f"image {cold.size / 1e6:.1f} MB, {((cold.size_over_base or 0) / 1e6):.1f} MB over {base_image}")
+
+    config = docker_client.api.inspect_image(tag)["Config"]
+    assert config["User"] and config["User"].split(":")[0] not in ("0", "root")
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+    history = json.dumps(docker_client.api.history(tag))
+    assert "OPENAI_API_KEY=" not in history and "sk-" not in history
+
+    container = docker_client.containers.run(tag, command=["--test-mode", "--model", "scripted"], detach=True,
+                                             ports={"8000/tcp": ("127.0.0.1", None)})
+    created["containers"].append(container.id)
+    container.reload()
+    port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]
+    base_url = f"http://127.0.0.1:{port}"
+    logs = LogBuffer()
+    logs.follow(container.logs(stream=True, follow=True))
+
+    def alive() -> bool:
+        container.reload()
+        return container.status in ("created", "running")
+
+    wait_ready(base_url, alive=alive, logs=logs, timeout=120, what="test container")
+    events = _chat(base_url)
+    names = [name for name, _ in events]
+    assert names[0] == "metadata" and names[-1] == "end", names
+    assert names.count("token") > 1, "the reply must stream token by token"
+    assert events[-1][1]["reply"] == GREETING
+    exit_code, output = container.exec_run(["id", "-u"])
+    assert exit_code == 0 and output.decode().strip() != "0"
+    assert httpx.get(f"{base_url}/health", timeout=5).status_code == 200
+
+    # a prompt-only change: only the last layer is rebuilt
+    prompts = spec_copy.parent / "prompts" / "sales_persona.md"
+    prompts.write_text(prompts.read_text() + "\nAlways sign off as Sam.\n")
+    loaded = load_spec(spec_copy)
+    write_context(loaded, compile_plan(loaded), tmp_path / "out", tag=tag)
+    started = time.perf_counter()
+    again = build_image(context, tag=tag, base_image=base_image, client=docker_client)
+    took = time.perf_counter() - started
+    print(f"prompt-only rebuild: {took:.2f} s ({again.cached_steps}/{again.steps} steps cached)")
+    assert again.image_id != cold.image_id
+    created["images"].insert(0, cold.image_id)
+    assert again.cached_steps >= again.steps - 8, "everything but the last layer should come from the cache"
