@@ -152,8 +152,8 @@ class RichRenderer:
         self.console = console or Console(highlight=False)
 
     def banner(self, *, agent: str, transport: str, thread: str) -> None:
-        self.console.print(f"[bold]factory chat[/] · [cyan]{agent}[/] · {transport} · "
-                           f"thread [cyan]{thread}[/]")
+        self.console.print(f"[bold]factory chat[/] · [cyan]{agent}[/] · {transport}")
+        self.console.print(f"[dim]thread[/] [cyan]{thread}[/]")
         self.console.print("[dim]/help for commands · Ctrl-C cancels a reply · Ctrl-D or /quit leaves[/]")
 
     def turn(self) -> TurnView:

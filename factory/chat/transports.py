@@ -71,6 +71,9 @@ class Transport(Protocol):
     label: str
     """Shown in the banner: `in-process`, `sse http://...`, `ws ws://...`."""
 
+    agent: str
+    """The agent's name (known after `open()` for a server: `GET /ready` tells it)."""
+
     async def open(self) -> None:
         """Connect or compile; raises `TransportError` when the agent cannot be reached."""
 
@@ -102,6 +105,7 @@ class InProcessTransport:
         self.loaded, self.plan = loaded, plan
         self.checkpointer, self.model = checkpointer, model
         self.label = f"in-process{f' ({model})' if model else ''}"
+        self.agent = loaded.spec.name
         self._stack = AsyncExitStack()
         self._agent: Any = None
 
@@ -192,6 +196,7 @@ class _HttpBase:
         self.base = _base_url(url)
         self.api_key, self.api_key_env = api_key, api_key_env
         self.timeout_s = timeout_s
+        self.agent = urlsplit(self.base).netloc
         self._client: Any = None
 
     def _http(self) -> Any:
@@ -215,6 +220,9 @@ class _HttpBase:
         if response.status_code == 404:  # an older server without /ready: /health is enough
             with contextlib.suppress(httpx.HTTPError):
                 response = await self._http().get("/health", timeout=self.timeout_s)
+        if response.status_code == 200:
+            with contextlib.suppress(ValueError, AttributeError):
+                self.agent = str(response.json().get("agent") or self.agent)
         if response.status_code >= 400:
             raise TransportError("unreachable", f"the server at {self.base} is not ready "
                                                 f"({response.status_code})",

@@ -48,9 +48,8 @@ class ChatSession:
     """
 
     def __init__(self, transport: Transport, renderer: Renderer, reader: LineReader, *,
-                 agent_name: str, thread_id: str | None = None) -> None:
+                 thread_id: str | None = None) -> None:
         self.transport, self.renderer, self.reader = transport, renderer, reader
-        self.agent_name = agent_name
         self.thread_id = thread_id or new_thread_id()
         self.last_state: dict[str, dict[str, Any]] = {}
         self.answering = False
@@ -71,7 +70,8 @@ class ChatSession:
             self.renderer.problem(exc)
             return ExitCode.USAGE if exc.kind in ("auth", "config") else ExitCode.BUILD_FAILED
         try:
-            self.renderer.banner(agent=self.agent_name, transport=self.transport.label, thread=self.thread_id)
+            self.renderer.banner(agent=self.transport.agent, transport=self.transport.label,
+                                 thread=self.thread_id)
             return await self._loop()
         finally:
             with contextlib.suppress(Exception):

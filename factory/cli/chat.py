@@ -49,7 +49,6 @@ def chat(
         raise UserError("give either a spec file or --url, not both" if spec else "give a spec file or --url",
                         hint="factory chat specs/agent.yaml --model scripted   or   "
                              "factory chat --url http://127.0.0.1:8000")
-    agent_name: str
     chosen: Transport
     if url is not None:
         api_key = None
@@ -63,16 +62,14 @@ def chat(
             chosen = kind(url, api_key=api_key, api_key_env=api_key_env)
         except Exception as exc:
             raise UserError(str(exc), hint="pass --url http://HOST:PORT") from None
-        agent_name = chosen.label.split(" ", 1)[1]
     else:
         assert spec is not None
-        in_process = _in_process(spec, model=model, checkpointer=checkpointer)
-        chosen, agent_name = in_process, in_process.loaded.spec.name
+        chosen = _in_process(spec, model=model, checkpointer=checkpointer)
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     renderer: Renderer = RichRenderer() if interactive else PlainRenderer()
     reader = make_terminal_reader(data_dir() / "chat_history") if interactive else PipeReader()
-    session = ChatSession(chosen, renderer, reader, agent_name=agent_name, thread_id=thread)
+    session = ChatSession(chosen, renderer, reader, thread_id=thread)
     try:
         code = asyncio.run(session.run())
     except KeyboardInterrupt:

@@ -1,121 +1,12 @@
-"""Drive the real `factory chat` in a pseudo-terminal and read the screen as a person would.
-
-`Term` wraps `pexpect.spawn` and a `pyte` screen. It answers the terminal's cursor-position
-requests (prompt_toolkit asks them) the way a real terminal does, so nothing in the command under
-test knows it is being tested.
-"""
+"""Fixtures for the chat tests: a pty driver and real servers (see `chat_harness`)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
-import pexpect
-import pyte
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-FACTORY = str(ROOT / ".venv" / "bin" / "factory")
-SPEC = str(ROOT / "specs" / "sales_discovery.yaml")
-ROWS, COLS = 24, 100
-TOKEN_DELAY_MS = "40"
-
-
-def base_env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORY_", "OPENAI_"))}
-    env.update({"TERM": "xterm-256color", "FACTORY_SCRIPTED_TOKEN_DELAY_MS": TOKEN_DELAY_MS,
-                "FACTORY_DATA_DIR": str(tmp / "data"), "HOME": str(tmp), "PYTHONUNBUFFERED": "1",
-                "COLUMNS": str(COLS), "LINES": str(ROWS)})
-    env.update(extra)
-    return env
-
-
-class _Screen(pyte.Screen):
-    """A pyte screen that sends the terminal's answers (cursor position reports) back to the program."""
-
-    def __init__(self, reply: Callable[[str], None]) -> None:
-        super().__init__(COLS, ROWS)
-        self._reply = reply
-
-    def write_process_input(self, data: str) -> None:
-        self._reply(data)
-
-
-class Term:
-    """A program in a pty with a rendered screen."""
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.child = pexpect.spawn(FACTORY, args, dimensions=(ROWS, COLS), env=env, cwd=str(cwd),
-                                   encoding="utf-8", codec_errors="replace", timeout=30)
-        self.screen = _Screen(self.child.send)
-        self.stream = pyte.Stream(self.screen)
-        self.log: list[str] = []
-
-    def pump(self, seconds: float = 0.05) -> None:
-        """Read whatever the program wrote within `seconds` and render it."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                chunk = self.child.read_nonblocking(65536, timeout=max(0.0, deadline - time.monotonic()))
-            except pexpect.TIMEOUT:
-                return
-            except pexpect.EOF:
-                return
-            self.log.append(chunk)
-            self.stream.feed(chunk)
-            if time.monotonic() >= deadline:
-                return
-
-    def text(self) -> str:
-        return "\n".join(line.rstrip() for line in self.screen.display)
-
-    def wait_for(self, predicate: Callable[[str], bool] | str, timeout: float = 20.0) -> str:
-        check = (lambda s: predicate in s) if isinstance(predicate, str) else predicate
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.pump(0.02)
-            screen = self.text()
-            if check(screen):
-                return screen
-            if not self.child.isalive() and not self._pending():
-                break
-        raise AssertionError(f"screen never showed {predicate!r}; it shows:\n{self.text()}\n"
-                             f"--- raw tail ---\n{''.join(self.log)[-2000:]!r}")
-
-    def _pending(self) -> bool:
-        try:
-            chunk = self.child.read_nonblocking(65536, timeout=0)
-        except (pexpect.TIMEOUT, pexpect.EOF):
-            return False
-        self.log.append(chunk)
-        self.stream.feed(chunk)
-        return True
-
-    def wait_prompt(self, count: int, timeout: float = 20.0) -> str:
-        """Wait until the `you ›` prompt has been shown `count` times in total on screen."""
-        return self.wait_for(lambda s: s.count("you ›") + s.count("answer ›") >= count, timeout)
-
-    def type_line(self, text: str) -> None:
-        self.child.send(text + "\r")
-
-    def exit_code(self, timeout: float = 20.0) -> int:
-        deadline = time.monotonic() + timeout
-        while self.child.isalive() and time.monotonic() < deadline:
-            self.pump(0.05)
-        self.pump(0.05)
-        self.child.close()
-        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
-        return int(self.child.exitstatus)
-
-    def close(self) -> None:
-        if self.child.isalive():
-            self.child.terminate(force=True)
+from chat_harness import GOOD_KEY, KEYS_ENV, Server, Term, base_env, start_server, stop_server
 
 
 @pytest.fixture
@@ -132,60 +23,8 @@ def term(tmp_path: Path) -> Iterator[Callable[..., Term]]:
         t.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.proc, self.port, self.log = proc, port, log
-        self.url = f"http://127.0.0.1:{port}"
-
-
-def server_available() -> bool:
-    """`factory serve` exists once the serving work has landed; until then these tests skip."""
-    result = subprocess.run([FACTORY, "serve", "--help"], capture_output=True, text=True, cwd=ROOT)
-    return result.returncode == 0
-
-
-def start_server(tmp: Path, *extra_env: tuple[str, str]) -> Server:
-    port = free_port()
-    log = tmp / f"server-{port}.log"
-    env = base_env(tmp, **dict(extra_env))
-    env["FACTORY_CHECKPOINTER"] = "memory"
-    handle = log.open("wb")
-    proc = subprocess.Popen([FACTORY, "serve", SPEC, "--host", "127.0.0.1", "--port", str(port),
-                             "--model", "scripted"], cwd=str(tmp), env=env, stdout=handle,
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"factory serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return Server(proc, port, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"factory serve never became ready:\n{log.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not server_available():
-        pytest.skip("`factory serve` is not available yet (the serving work has not landed)")
     srv = start_server(tmp_path_factory.mktemp("serve"))
     yield srv
     stop_server(srv)
@@ -193,11 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server that wants an API key; the spec names no key variable, so we point one at it."""
-    if not server_available():
-        pytest.skip("`factory serve` is not available yet (the serving work has not landed)")
-    pytest.skip("needs a way to turn on API keys for the sales spec from the command line")
-    yield from ()
-
-
-__all__ = ["COLS", "FACTORY", "ROOT", "ROWS", "SPEC", "Server", "Term", "base_env", "free_port", "sys"]
+    """A server that accepts only `GOOD_KEY` (serve.auth.api_keys_env set in its plan)."""
+    srv = start_server(tmp_path_factory.mktemp("keyed"), keys_env=KEYS_ENV, keys=GOOD_KEY)
+    yield srv
+    stop_server(srv)
