@@ -40,6 +40,14 @@ class Event:
         return {"event": self.event, "data": self.data}
 
 
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
 class ThreadBusy(RuntimeError):
     """A turn is already running on this thread."""
 
@@ -147,10 +155,19 @@ class Agent:
             if not before.values:
                 graph_input.update(initial_values(self.plan["state"]))
         question: dict[str, Any] | None = None
+        # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
+        # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
+        # node and its model request. (Closing LangGraph's stream at a `yield` leaves the node running.)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(graph_input, config, queue))
         try:
-            async for _ns, mode, chunk in self.graph.astream(
-                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True
-            ):
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, _Failed):
+                    raise item.error
+                mode, chunk = item
                 if mode == "updates":
                     pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
                     if pending:
@@ -166,9 +183,10 @@ class Agent:
                     turn.path.append(data["node"])
                 yield Event(event, data)
         except (asyncio.CancelledError, GeneratorExit):
-            # The client went away (or cancelled): the model call is already being torn down;
-            # put the thread back even though our own task is being cancelled.
+            # Shielded: our own task may be under cancellation, and the thread must still be restored.
             with anyio.CancelScope(shield=True):
+                pump.cancel()
+                await asyncio.wait([pump])
                 await self._restore(config, before)
             raise
         except Exception as exc:  # every model/tool/node failure becomes an `error` event
@@ -194,6 +212,17 @@ class Agent:
                 "total_ms": turn.ms(done),
             },
         )
+
+    async def _pump(self, graph_input: Any, config: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
+        try:
+            async for _ns, mode, chunk in self.graph.astream(
+                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True
+            ):
+                queue.put_nowait((mode, chunk))
+        except Exception as exc:
+            queue.put_nowait(_Failed(exc))
+        else:
+            queue.put_nowait(_DONE)
 
     async def _restore(self, config: dict[str, Any], before: Any) -> None:
         """Leave the thread as it was before the failed turn: the next turn sees no half-written work."""

@@ -1,87 +1,17 @@
-"""A real uvicorn on 127.0.0.1 serving `create_app(plan)`, in a background thread; the model at the wire
-is `factory.mockllm.MockLLMServer` or the in-process scripted model."""
+"""Fixtures for the server tests: a live server with the model at the wire, or on the scripted model."""
 
 from __future__ import annotations
 
-import copy
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+from _server_support import SALES_SPEC, LiveServer, echo_plan
 
 from factory.compiler import compile_plan
 from factory.mockllm import MockLLMServer
 from factory.spec.loader import load_spec
-from graphs.server import create_app
-
-ROOT = Path(__file__).resolve().parents[2]
-ECHO_SPEC = Path(__file__).parent / "specs" / "echo.yaml"
-SALES_SPEC = ROOT / "specs" / "sales_discovery.yaml"
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-class LiveServer:
-    """`create_app(...)` under uvicorn on a free port; `.url`, `.client()`, `.app`."""
-
-    def __init__(self, plan: dict[str, Any], *, base_dir: Path, **kwargs: Any) -> None:
-        self.app = create_app(plan, base_dir=base_dir, **kwargs)
-        self.sock = free_socket()
-        self.port = self.sock.getsockname()[1]
-        limits = self.app.state.factory.limits
-        config = uvicorn.Config(
-            self.app, log_level="warning", ws_max_size=limits.ws_hard_max_bytes, timeout_graceful_shutdown=3
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=20, **kwargs)
-
-    @property
-    def agent(self) -> Any:
-        return self.app.state.factory.agent
-
-
-def echo_plan(base_url: str, **serve: Any) -> dict[str, Any]:
-    plan = copy.deepcopy(compile_plan(load_spec(ECHO_SPEC)))
-    for model in plan["models"].values():
-        model["base_url"] = base_url
-    plan["serve"].update(serve)
-    return plan
 
 
 @pytest.fixture(scope="session")
