@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import cel
+# `cel`'s package __init__ imports its interactive CLI (prompt_toolkit, ~200 ms of start-up that
+# `factory validate` cannot afford); the runtime only needs the compiled extension.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
 __all__ = ["CelError", "check_cel", "evaluate", "state_refs"]
 
