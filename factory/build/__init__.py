@@ -7,7 +7,13 @@ has the agent (plan + python modules) as its last layer.
 
 from __future__ import annotations
 
-from factory.build._context import DEFAULT_BASE_IMAGE, GeneratedContext, copy_runtime, render_context, write_context
+from factory.build._context import (
+    DEFAULT_BASE_IMAGE,
+    GeneratedContext,
+    copy_runtime,
+    render_context,
+    write_context,
+)
 from factory.build._engine import connect, engine_available
 from factory.build._image import BuildResult, build_image, prepare_wheelhouse, wheel_cache_dir
 from factory.build._requirements import RUNTIME_REQUIREMENTS, pinned_requirements

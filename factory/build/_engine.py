@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -22,12 +23,17 @@ def _candidates() -> list[str | None]:
 
 
 def _try(base_url: str | None, timeout: float) -> Any | None:
-    import docker
     from docker.errors import DockerException
 
+    # imported by name: the repo's own docker/ folder (scripts) would shadow the package for mypy
+    sdk: Any = importlib.import_module("docker.client")
     try:
-        client = (docker.from_env(timeout=int(max(timeout, 1))) if base_url is None
-                  else docker.DockerClient(base_url=base_url, timeout=int(max(timeout, 1))))
+        seconds = int(max(timeout, 1))
+        client = (
+            sdk.from_env(timeout=seconds)
+            if base_url is None
+            else sdk.DockerClient(base_url=base_url, timeout=seconds)
+        )
         client.ping()
     except (DockerException, OSError, ValueError):
         return None
@@ -56,9 +62,11 @@ def connect(*, timeout: float = 3.0) -> Any:
     client = _connect_or_none(timeout=timeout)
     if client is None:
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        raise UserError(f"no Docker engine answers at {where}",
-                        hint="set DOCKER_HOST, start one (docker/get-engine.sh), or use --no-docker",
-                        exit_code=ExitCode.BUILD_FAILED)
+        raise UserError(
+            f"no Docker engine answers at {where}",
+            hint="set DOCKER_HOST, start one (docker/get-engine.sh), or use --no-docker",
+            exit_code=ExitCode.BUILD_FAILED,
+        )
     # builds and big layers take longer than a ping
     client.api.timeout = 600
     return client

@@ -67,14 +67,27 @@ def prepare_wheelhouse(context: Path, *, console: Console | None = None) -> Path
         cache.mkdir(parents=True, exist_ok=True)
         if console:
             console.print(f"[dim]making the wheelhouse {cache} (once per set of requirements)[/]")
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-               "-r", str(requirements), "-w", str(cache)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+            "-w",
+            str(cache),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-_TAIL:]
-            raise UserError("could not make the wheelhouse for the image (pip wheel failed)",
-                            hint="check that this machine reaches the package index (pip config, certs)",
-                            exit_code=ExitCode.BUILD_FAILED, details=tail)
+            raise UserError(
+                "could not make the wheelhouse for the image (pip wheel failed)",
+                hint="check that this machine reaches the package index (pip config, certs)",
+                exit_code=ExitCode.BUILD_FAILED,
+                details=tail,
+            )
         (cache / ".complete").write_text(digest + "\n")
     wheels = context / "wheels"
     wheels.mkdir(exist_ok=True)
@@ -122,18 +135,40 @@ class _BuildLog:
 def _failure(log: _BuildLog, error: str, *, base_image: str) -> UserError:
     where = f"step {log.step}/{log.total} ({log.step_text})" if log.step else "before the first step"
     hint = "read the engine's log above; `factory build --no-docker` writes the context only"
-    if any(word in error.lower() for word in ("pull access", "no such host", "manifest", "registry",
-                                               "not found: manifest", "connection refused")):
-        hint = (f"the base image {base_image!r} is not on this engine and cannot be pulled; "
-                "make a local one (bash docker/get-base-image.sh) and pass --base-image factory-base:bookworm")
-    return UserError(f"docker build failed at {where}: {error}", hint=hint,
-                     exit_code=ExitCode.BUILD_FAILED, details=["engine log (tail):", *log.tail])
+    if any(
+        word in error.lower()
+        for word in (
+            "pull access",
+            "no such host",
+            "manifest",
+            "registry",
+            "not found: manifest",
+            "connection refused",
+        )
+    ):
+        hint = (
+            f"the base image {base_image!r} is not on this engine and cannot be pulled; "
+            "make a local one (bash docker/get-base-image.sh) and pass --base-image factory-base:bookworm"
+        )
+    return UserError(
+        f"docker build failed at {where}: {error}",
+        hint=hint,
+        exit_code=ExitCode.BUILD_FAILED,
+        details=["engine log (tail):", *log.tail],
+    )
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]build[/]"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("[bold]build[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def _follow(stream: Iterable[dict[str, Any]], log: _BuildLog, console: Console, *, base_image: str) -> None:
@@ -145,13 +180,24 @@ def _follow(stream: Iterable[dict[str, Any]], log: _BuildLog, console: Console, 
                 raise _failure(log, error, base_image=base_image)
             if log.step:
                 progress.update(task, completed=log.step - 1, total=log.total, description=log.step_text[:60])
-                if not console.is_terminal and "stream" in chunk and _STEP.match(str(chunk["stream"]).strip()):
+                if (
+                    not console.is_terminal
+                    and "stream" in chunk
+                    and _STEP.match(str(chunk["stream"]).strip())
+                ):
                     console.print(f"[dim]{str(chunk['stream']).strip()[:160]}[/]")
 
 
-def build_image(context: GeneratedContext, *, tag: str | None = None, base_image: str | None = None,
-                console: Console | None = None, client: Any = None, wheels: bool = True,
-                no_cache: bool = False) -> BuildResult:
+def build_image(
+    context: GeneratedContext,
+    *,
+    tag: str | None = None,
+    base_image: str | None = None,
+    console: Console | None = None,
+    client: Any = None,
+    wheels: bool = True,
+    no_cache: bool = False,
+) -> BuildResult:
     """Build `context` into `tag`; a failure is a `UserError` (exit 4) naming the step, with the log tail."""
     import requests
     import urllib3
@@ -166,8 +212,16 @@ def build_image(context: GeneratedContext, *, tag: str | None = None, base_image
     log = _BuildLog()
     started = time.perf_counter()
     try:
-        stream = client.api.build(path=str(context.path), tag=tag, buildargs={"BASE_IMAGE": base_image},
-                                  decode=True, rm=True, forcerm=True, pull=False, nocache=no_cache)
+        stream = client.api.build(
+            path=str(context.path),
+            tag=tag,
+            buildargs={"BASE_IMAGE": base_image},
+            decode=True,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            nocache=no_cache,
+        )
         _follow(stream, log, console, base_image=base_image)
         info = client.api.inspect_image(tag)
     except (APIError, DockerException) as exc:
@@ -179,5 +233,12 @@ def build_image(context: GeneratedContext, *, tag: str | None = None, base_image
         base_size: int | None = int(client.api.inspect_image(base_image)["Size"])
     except (APIError, DockerException):
         base_size = None
-    return BuildResult(tag=tag, image_id=str(info["Id"]), size=int(info["Size"]), base_size=base_size,
-                       seconds=seconds, steps=log.total, cached_steps=log.cached)
+    return BuildResult(
+        tag=tag,
+        image_id=str(info["Id"]),
+        size=int(info["Size"]),
+        base_size=base_size,
+        seconds=seconds,
+        steps=log.total,
+        cached_steps=log.cached,
+    )

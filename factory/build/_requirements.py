@@ -40,9 +40,11 @@ def _version(name: str) -> str:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        raise UserError(f"the runtime dependency {name!r} is not installed in this environment",
-                        hint="install the project first: pip install -e '.[dev]'",
-                        exit_code=ExitCode.BUILD_FAILED) from None
+        raise UserError(
+            f"the runtime dependency {name!r} is not installed in this environment",
+            hint="install the project first: pip install -e '.[dev]'",
+            exit_code=ExitCode.BUILD_FAILED,
+        ) from None
 
 
 def _closure(roots: tuple[str, ...]) -> dict[str, tuple[str, set[str]]]:

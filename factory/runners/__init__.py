@@ -42,10 +42,19 @@ def resolve_kind(kind: RunnerKind, *, console: Console | None = None) -> Literal
 
 
 @contextmanager
-def start_runner(kind: RunnerKind, loaded_spec: LoadedSpec, *, test_mode: bool = True,
-                 model_override: str | None = None, plan: Any = None, base_image: str | None = None,
-                 env: Mapping[str, str] | None = None, ready_timeout: float = 120.0,
-                 console: Console | None = None, on_log: Callable[[str], None] | None = None) -> Iterator[Runner]:
+def start_runner(
+    kind: RunnerKind,
+    loaded_spec: LoadedSpec,
+    *,
+    test_mode: bool = True,
+    model_override: str | None = None,
+    plan: Any = None,
+    base_image: str | None = None,
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 120.0,
+    console: Console | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> Iterator[Runner]:
     """Start the agent of `loaded_spec` and yield its `Runner` once it is ready.
 
     Args:
@@ -70,12 +79,28 @@ def start_runner(kind: RunnerKind, loaded_spec: LoadedSpec, *, test_mode: bool =
     chosen = resolve_kind(kind, console=console)
     if chosen == "docker":
         image = base_image or os.environ.get(BASE_IMAGE_ENV) or DEFAULT_BASE_IMAGE
-        with run_docker(loaded_spec, plan, test_mode=test_mode, model_override=model_override, env=env,
-                        ready_timeout=ready_timeout, base_image=image, console=console, on_log=on_log) as runner:
+        with run_docker(
+            loaded_spec,
+            plan,
+            test_mode=test_mode,
+            model_override=model_override,
+            env=env,
+            ready_timeout=ready_timeout,
+            base_image=image,
+            console=console,
+            on_log=on_log,
+        ) as runner:
             yield runner
     elif chosen == "local":
-        with run_local(loaded_spec, plan, test_mode=test_mode, model_override=model_override, env=env,
-                       ready_timeout=ready_timeout, on_log=on_log) as runner:
+        with run_local(
+            loaded_spec,
+            plan,
+            test_mode=test_mode,
+            model_override=model_override,
+            env=env,
+            ready_timeout=ready_timeout,
+            on_log=on_log,
+        ) as runner:
             yield runner
     else:
         assert_never(chosen)

@@ -89,16 +89,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(base_url: str, *, alive: Callable[[], bool], logs: LogBuffer, timeout: float,
-               what: str) -> None:
+def wait_ready(
+    base_url: str, *, alive: Callable[[], bool], logs: LogBuffer, timeout: float, what: str
+) -> None:
     """Poll `GET /ready` until it answers 200; a `UserError` (exit 4) if the server dies or is late."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if not alive():
-                raise UserError(f"the agent ({what}) stopped before it was ready",
-                                exit_code=ExitCode.BUILD_FAILED, details=["server log (tail):", *logs.tail()])
+                raise UserError(
+                    f"the agent ({what}) stopped before it was ready",
+                    exit_code=ExitCode.BUILD_FAILED,
+                    details=["server log (tail):", *logs.tail()],
+                )
             try:
                 response = client.get(f"{base_url}/ready")
                 if response.status_code == 200:
@@ -107,5 +111,8 @@ def wait_ready(base_url: str, *, alive: Callable[[], bool], logs: LogBuffer, tim
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
             time.sleep(0.2)
-    raise UserError(f"the agent ({what}) was not ready after {timeout:.0f} s ({last})",
-                    exit_code=ExitCode.BUILD_FAILED, details=["server log (tail):", *logs.tail()])
+    raise UserError(
+        f"the agent ({what}) was not ready after {timeout:.0f} s ({last})",
+        exit_code=ExitCode.BUILD_FAILED,
+        details=["server log (tail):", *logs.tail()],
+    )

@@ -27,9 +27,16 @@ def server_args(*, test_mode: bool, model_override: str | None) -> list[str]:
 
 
 @contextmanager
-def run_local(loaded: LoadedSpec, plan: Any, *, test_mode: bool, model_override: str | None,
-              env: Mapping[str, str] | None, ready_timeout: float,
-              on_log: Callable[[str], None] | None) -> Iterator[Runner]:
+def run_local(
+    loaded: LoadedSpec,
+    plan: Any,
+    *,
+    test_mode: bool,
+    model_override: str | None,
+    env: Mapping[str, str] | None,
+    ready_timeout: float,
+    on_log: Callable[[str], None] | None,
+) -> Iterator[Runner]:
     """Write the context to a temporary folder, start the server on a free port, stop it after."""
     import graphs
 
@@ -40,19 +47,46 @@ def run_local(loaded: LoadedSpec, plan: Any, *, test_mode: bool, model_override:
         child_env = {**os.environ, **(env or {})}
         child_env["PYTHONPATH"] = os.pathsep.join(p for p in (runtime_root, child_env.get("PYTHONPATH")) if p)
         child_env.setdefault("PYTHONUNBUFFERED", "1")
-        cmd = [sys.executable, "-m", "graphs.server", "--plan", str(context.plan_path),
-               "--base-dir", str(context.agent_dir), "--host", "127.0.0.1", "--port", str(port),
-               *server_args(test_mode=test_mode, model_override=model_override)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "graphs.server",
+            "--plan",
+            str(context.plan_path),
+            "--base-dir",
+            str(context.agent_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *server_args(test_mode=test_mode, model_override=model_override),
+        ]
         logs = LogBuffer(on_line=on_log)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env,
-                                cwd=str(context.agent_dir), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            cwd=str(context.agent_dir),
+            start_new_session=True,
+        )
         assert proc.stdout is not None
         logs.follow(proc.stdout)
-        runner = Runner(kind="local", base_url=f"http://127.0.0.1:{port}", name=context.name,
-                        detail=f"pid {proc.pid}", _logs=logs)
+        runner = Runner(
+            kind="local",
+            base_url=f"http://127.0.0.1:{port}",
+            name=context.name,
+            detail=f"pid {proc.pid}",
+            _logs=logs,
+        )
         try:
-            wait_ready(runner.base_url, alive=lambda: proc.poll() is None, logs=logs, timeout=ready_timeout,
-                       what=f"local, pid {proc.pid}")
+            wait_ready(
+                runner.base_url,
+                alive=lambda: proc.poll() is None,
+                logs=logs,
+                timeout=ready_timeout,
+                what=f"local, pid {proc.pid}",
+            )
             yield runner
         finally:
             _stop(proc)

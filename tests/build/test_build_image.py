@@ -3,6 +3,7 @@ prompt-only rebuild (timed, printed, not asserted), and nothing left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from build_helpers import SALES_SPEC, server_available
+from docker.errors import DockerException
 from httpx_sse import connect_sse
 
 from factory.build import build_image, write_context
@@ -40,25 +42,26 @@ def created(docker_client: Any) -> Iterator[dict[str, list[str]]]:
     made: dict[str, list[str]] = {"containers": [], "images": []}
     yield made
     for cid in made["containers"]:
-        try:
+        with contextlib.suppress(DockerException):  # already gone
             docker_client.api.remove_container(cid, force=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
     for tag in reversed(made["images"]):
-        try:  # never forced: an id shared with a tag this test did not make stays
+        # never forced: an id shared with a tag this test did not make stays
+        with contextlib.suppress(DockerException):
             docker_client.api.remove_image(tag)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
 
 def _chat(base_url: str) -> list[tuple[str, dict[str, Any]]]:
     body = {"message": "Hello!", "script": {"understand": [{}], "ask_company": [GREETING]}}
-    with httpx.Client(timeout=60) as client, connect_sse(client, "POST", f"{base_url}/chat/stream", json=body) as es:
+    with (
+        httpx.Client(timeout=60) as client,
+        connect_sse(client, "POST", f"{base_url}/chat/stream", json=body) as es,
+    ):
         return [(event.event, json.loads(event.data)) for event in es.iter_sse()]
 
 
-def test_build_run_stream_rebuild(docker_client: Any, base_image: str, spec_copy: Path, tmp_path: Path,
-                                  created: dict[str, list[str]]) -> None:
+def test_build_run_stream_rebuild(
+    docker_client: Any, base_image: str, spec_copy: Path, tmp_path: Path, created: dict[str, list[str]]
+) -> None:
     if not server_available():
         pytest.skip("graphs/server/__main__.py does not exist yet")
     tag = f"factory-test/sales-discovery:{secrets.token_hex(4)}"
@@ -66,8 +69,10 @@ def test_build_run_stream_rebuild(docker_client: Any, base_image: str, spec_copy
     context = write_context(loaded, compile_plan(loaded), tmp_path / "out", tag=tag)
     created["images"].append(tag)
     cold = build_image(context, tag=tag, base_image=base_image, client=docker_client)
-    print(f"\ncold build: {cold.seconds:.1f} s ({cold.cached_steps}/{cold.steps} steps cached), "
-          f"image {cold.size / 1e6:.1f} MB, {((cold.size_over_base or 0) / 1e6):.1f} MB over {base_image}")
+    print(
+        f"\ncold build: {cold.seconds:.1f} s ({cold.cached_steps}/{cold.steps} steps cached), "
+        f"image {cold.size / 1e6:.1f} MB, {((cold.size_over_base or 0) / 1e6):.1f} MB over {base_image}"
+    )
 
     config = docker_client.api.inspect_image(tag)["Config"]
     assert config["User"] and config["User"].split(":")[0] not in ("0", "root")
@@ -75,8 +80,12 @@ def test_build_run_stream_rebuild(docker_client: Any, base_image: str, spec_copy
     history = json.dumps(docker_client.api.history(tag))
     assert "OPENAI_API_KEY=" not in history and "sk-" not in history
 
-    container = docker_client.containers.run(tag, command=["--test-mode", "--model", "scripted"], detach=True,
-                                             ports={"8000/tcp": ("127.0.0.1", None)})
+    container = docker_client.containers.run(
+        tag,
+        command=["--test-mode", "--model", "scripted"],
+        detach=True,
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
     created["containers"].append(container.id)
     container.reload()
     port = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]

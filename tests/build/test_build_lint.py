@@ -21,7 +21,9 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     loaded = load_spec(SALES_SPEC)
-    return write_context(loaded, compile_plan(loaded), tmp_path_factory.mktemp("ctx"), with_runtime=False).path
+    return write_context(
+        loaded, compile_plan(loaded), tmp_path_factory.mktemp("ctx"), with_runtime=False
+    ).path
 
 
 def _tool(name: str) -> str:
@@ -79,5 +81,7 @@ def test_compose_file_is_valid(context: Path) -> None:
         finally:
             env_file.unlink()
     else:  # no compose plugin here: the Compose Specification's JSON Schema
-        done = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"], context)
+        done = _run(
+            [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"], context
+        )
     assert done.returncode == 0, done.stdout + done.stderr

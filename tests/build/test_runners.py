@@ -17,14 +17,24 @@ from factory.errors import UserError
 from factory.runners import CONTAINER_LABEL, resolve_kind, start_runner
 from factory.spec.loader import load_spec
 
-needs_server = pytest.mark.skipif(not server_available(), reason="graphs/server/__main__.py does not exist yet")
+needs_server = pytest.mark.skipif(
+    not server_available(), reason="graphs/server/__main__.py does not exist yet"
+)
 
-TURN = {"message": "I work at Initech.",
-        "script": {"understand": [{"company": "Initech"}], "ask_pain": ["Thanks! What made you reach out to us today?"]}}
+TURN = {
+    "message": "I work at Initech.",
+    "script": {
+        "understand": [{"company": "Initech"}],
+        "ask_pain": ["Thanks! What made you reach out to us today?"],
+    },
+}
 
 
 def _converse(base_url: str) -> tuple[list[str], dict[str, Any]]:
-    with httpx.Client(timeout=60) as client, connect_sse(client, "POST", f"{base_url}/chat/stream", json=TURN) as es:
+    with (
+        httpx.Client(timeout=60) as client,
+        connect_sse(client, "POST", f"{base_url}/chat/stream", json=TURN) as es,
+    ):
         events = [(e.event, json.loads(e.data)) for e in es.iter_sse()]
     names = [n for n, _ in events if n != "token"]
     return names, events[-1][1]
@@ -32,8 +42,14 @@ def _converse(base_url: str) -> tuple[list[str], dict[str, Any]]:
 
 def _summary(kind: str, base_image: str | None = None) -> tuple[list[str], dict[str, Any], str]:
     console = Console(file=None, stderr=True)
-    with start_runner(kind, load_spec(SALES_SPEC), model_override="scripted", base_image=base_image,  # type: ignore[arg-type]
-                      env={"FACTORY_CHECKPOINTER": "memory"}, console=console) as runner:
+    with start_runner(
+        kind,
+        load_spec(SALES_SPEC),
+        model_override="scripted",
+        base_image=base_image,  # type: ignore[arg-type]
+        env={"FACTORY_CHECKPOINTER": "memory"},
+        console=console,
+    ) as runner:
         assert runner.kind == kind
         names, end = _converse(runner.base_url)
         return names, end, runner.logs()
@@ -56,8 +72,12 @@ def test_local_runner_reports_a_server_that_dies(tmp_path: Path) -> None:
     folder = tmp_path / "spec"
     shutil.copytree(SALES_SPEC.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "sales_tools.py").write_text("raise RuntimeError('broken tools module')\n")
-    with pytest.raises(UserError) as caught, \
-            start_runner("local", load_spec(folder / SALES_SPEC.name), model_override="scripted", ready_timeout=60):
+    with (
+        pytest.raises(UserError) as caught,
+        start_runner(
+            "local", load_spec(folder / SALES_SPEC.name), model_override="scripted", ready_timeout=60
+        ),
+    ):
         pass
     assert caught.value.exit_code == 4
     assert "broken tools module" in "\n".join(caught.value.details)
@@ -87,9 +107,13 @@ def test_docker_and_local_give_the_same_conversation(docker_client: Any, base_im
 
 @pytest.mark.docker
 @needs_server
-def test_docker_runner_removes_its_container_when_the_caller_fails(docker_client: Any, base_image: str) -> None:
-    with pytest.raises(KeyboardInterrupt), \
-            start_runner("docker", load_spec(SALES_SPEC), model_override="scripted", base_image=base_image):
+def test_docker_runner_removes_its_container_when_the_caller_fails(
+    docker_client: Any, base_image: str
+) -> None:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        start_runner("docker", load_spec(SALES_SPEC), model_override="scripted", base_image=base_image),
+    ):
         assert docker_client.containers.list(filters={"label": CONTAINER_LABEL})
         raise KeyboardInterrupt
     assert not docker_client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
