@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from chat_harness import SPEC, Server, Term, start_server, stop_server
@@ -137,3 +138,31 @@ def test_a_dropped_connection_keeps_the_chat_usable(transport: str, tmp_path_fac
     finally:
         if server.proc.poll() is None:
             stop_server(server)
+
+
+def test_an_interrupt_is_asked_inline_and_answered_by_the_next_line(term: Callable[..., Term]) -> None:
+    spec = str(Path(SPEC).parent / "onboarding.yaml")
+    t = term("chat", spec, "--model", "scripted", "--checkpointer", "memory")
+    t.wait_prompt(1)
+    screen = t.command("hello", "What's your full name?")
+    assert "the next line you type answers this" in screen
+    assert screen.rstrip().endswith("answer ›")
+    t.command("Ana Lima", "Nice to meet you, Ana Lima")
+    t.type_line("/quit")
+    assert t.exit_code() == 0
+
+
+@pytest.mark.parametrize("reader", ["prompt_toolkit", "readline"])
+def test_ctrl_c_at_the_prompt_keeps_the_chat(reader: str, term: Callable[..., Term]) -> None:
+    env = {"FACTORY_CHAT_INPUT": "readline"} if reader == "readline" else {}
+    t = term("chat", SPEC, "--model", "scripted", "--checkpointer", "memory", **env)
+    t.wait_prompt(1)
+    t.child.send("half a line")
+    t.wait_for("half a line")
+    t.child.sendintr()
+    t.pump(0.3)
+    if reader == "readline":  # input() keeps its line; Enter finishes it
+        t.type_line("")
+    t.command("a whole line", "first token")
+    t.type_line("/quit")
+    assert t.exit_code() == 0

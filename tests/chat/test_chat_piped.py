@@ -1,0 +1,90 @@
+"""`factory chat` with stdin and stdout piped: one plain reply per input line; clear failures."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from chat_harness import FACTORY, GOOD_KEY, KEYS_ENV, ROOT, SPEC, Server, base_env, free_port
+
+REPLY = "[scripted model: no script for node 'ask_company'] You said: {}"
+
+
+def _chat(args: list[str], stdin: str, tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FACTORY, "chat", *args], input=stdin, capture_output=True, text=True,
+                          env=base_env(tmp, FACTORY_SCRIPTED_TOKEN_DELAY_MS="0", **env), cwd=str(ROOT),
+                          timeout=120)
+
+
+def _remote(request: pytest.FixtureRequest, transport: str) -> list[str]:
+    server: Server = request.getfixturevalue("server")
+    return ["--url", server.url, "--transport", transport]
+
+
+@pytest.mark.parametrize("mode", ["in-process", "sse", "ws"])
+def test_piped_chat_prints_one_plain_reply_per_line(mode: str, request: pytest.FixtureRequest,
+                                                    tmp_path: Path) -> None:
+    args = [SPEC, "--model", "scripted", "--checkpointer", "memory"] if mode == "in-process" \
+        else _remote(request, mode)
+    result = _chat(args, "hi\n\nmore\n/state\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [REPLY.format("hi"), REPLY.format("more")]
+    assert '"turns": 2' in lines[2], "the second line continued the first line's thread"
+    assert len(lines) == 3
+    assert "\x1b" not in result.stdout + result.stderr, "nothing decorative in a pipe"
+    assert result.stderr == ""
+
+
+def test_piped_chat_keeps_a_thread_across_runs(tmp_path: Path) -> None:
+    """`--thread` continues a conversation stored by the spec's (SQLite) checkpointer."""
+    args = [SPEC, "--model", "scripted", "--thread", "t-42"]
+    assert _chat(args, "one\n", tmp_path).returncode == 0
+    result = _chat(args, "two\n/state\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"turns": 2' in result.stdout
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_server_down_is_a_message_with_a_hint(transport: str, tmp_path: Path) -> None:
+    result = _chat(["--url", f"http://127.0.0.1:{free_port()}", "--transport", transport], "hi\n", tmp_path)
+    assert result.returncode == 4
+    assert "cannot reach the agent server" in result.stderr
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_a_refused_key_is_a_clear_message(transport: str, keyed_server: Server, tmp_path: Path) -> None:
+    args = ["--url", keyed_server.url, "--transport", transport, "--api-key-env", "MY_KEY"]
+    result = _chat(args, "hi\n", tmp_path, MY_KEY="wrong-key")
+    assert result.returncode == 2
+    assert "the server refused the key in $MY_KEY (401)" in result.stderr
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+    result = _chat(["--url", keyed_server.url, "--transport", transport], "hi\n", tmp_path)
+    assert result.returncode == 2
+    assert "refused no API key" in result.stderr and "--api-key-env" in result.stderr
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_the_right_key_chats(transport: str, keyed_server: Server, tmp_path: Path) -> None:
+    args = ["--url", keyed_server.url, "--transport", transport, "--api-key-env", "MY_KEY"]
+    result = _chat(args, "hi\n", tmp_path, MY_KEY=GOOD_KEY)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == REPLY.format("hi") + "\n"
+    assert KEYS_ENV  # the server reads its keys from this variable (see chat_harness.start_server)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give a spec file or --url"),
+    ([SPEC, "--url", "http://127.0.0.1:1"], "not both"),
+    (["--url", "http://127.0.0.1:1", "--api-key-env", "NOT_SET_ANYWHERE"], "NOT_SET_ANYWHERE"),
+])
+def test_usage_mistakes(args: list[str], message: str, tmp_path: Path) -> None:
+    result = _chat(args, "", tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

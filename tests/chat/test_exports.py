@@ -1,0 +1,13 @@
+"""`factory.chat.__all__` names exactly the public surface."""
+
+from __future__ import annotations
+
+import factory.chat
+
+
+def test_all_is_the_public_surface() -> None:
+    public = {name for name in vars(factory.chat) if not name.startswith("_")}
+    modules = {"transports", "ui"}
+    assert set(factory.chat.__all__) == public - modules
+    for name in factory.chat.__all__:
+        assert getattr(factory.chat, name).__module__.startswith("factory.chat") or name == "ChatEvent"
