@@ -51,6 +51,16 @@ def served_checkpointer_url(
     return url
 
 
+def _reset_sse_starlette() -> None:
+    """LangServe streams through sse-starlette, whose exit event is a process-wide `anyio.Event`
+    bound to the first event loop that used it; a second app (tests, `--reload`) needs a fresh one."""
+    try:
+        from sse_starlette.sse import AppStatus
+    except ImportError:  # pragma: no cover - a LangServe dependency
+        return
+    AppStatus.should_exit_event = None
+
+
 def create_app(
     plan: Any,
     *,
@@ -74,6 +84,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _reset_sse_starlette()
         async with Agent.open(
             plan, checkpointer=url, base_dir=base_dir, model_override=model_override
         ) as agent:

@@ -3,6 +3,7 @@ The model at the wire is `factory.mockllm.MockLLMServer`, or the in-process scri
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import socket
 import threading
@@ -41,7 +42,19 @@ class LiveServer:
             self.app, log_level="warning", ws_max_size=limits.ws_hard_max_bytes, timeout_graceful_shutdown=3
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
+
+    def call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop (the agent's checkpointer connection lives there)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def state(self, thread_id: str) -> Any:
+        return self.call(self.agent.state(thread_id))
 
     @property
     def url(self) -> str:

@@ -26,9 +26,7 @@ def mock_llm() -> Iterator[MockLLMServer]:
 
 
 @pytest.fixture
-def echo_server(
-    mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LiveServer]:
+def echo_server(mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """The echo agent with its model at the wire (mock-llm), SQLite threads in tmp_path."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
@@ -38,9 +36,7 @@ def echo_server(
 
 
 @pytest.fixture
-def sales_server(
-    sales_plan: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LiveServer]:
+def sales_server(sales_plan: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """The sales agent on the scripted model, in test mode (fixtures allowed)."""
     monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
     monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)

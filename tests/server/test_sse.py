@@ -30,9 +30,7 @@ def test_one_turn_streams_the_vocabulary_in_order(echo_server: LiveServer) -> No
     tokens = [data for name, data in events if name == "token"]
     assert all(set(t) == {"text", "node"} and t["node"] == "answer" for t in tokens)
     end = events[-1][1]
-    assert (
-        end["reply"] == "".join(t["text"] for t in tokens) == "Hello from the mock model, nice to meet you."
-    )
+    assert end["reply"] == "".join(t["text"] for t in tokens) == "Hello from the mock model, nice to meet you."
     assert end["path"] == ["count_turn", "answer"] and end["first_token_ms"] > 0
 
 
@@ -102,9 +100,7 @@ def test_a_disconnect_cancels_the_model_call_and_frees_the_thread(
                 "default": {"text": "Fast again."},
             }
         )
-        with connect_sse(
-            client, "POST", "/chat/stream", json={"message": "two", "thread_id": thread}
-        ) as source:
+        with connect_sse(client, "POST", "/chat/stream", json={"message": "two", "thread_id": thread}) as source:
             for event in source.iter_sse():
                 if event.event == "token":
                     break  # leave mid-stream: the context manager closes the connection
@@ -125,9 +121,7 @@ def test_two_turns_on_one_thread_at_once_the_second_is_refused(
     mock_llm.set_script({"default": {"text": "a b c d e f", "token_delay_ms": 100}})
     results: list[int] = []
     with echo_server.client() as client:
-        first = threading.Thread(
-            target=lambda: results.append(len(stream(client, message="x", thread_id="t-409")))
-        )
+        first = threading.Thread(target=lambda: results.append(len(stream(client, message="x", thread_id="t-409"))))
         first.start()
         deadline = time.monotonic() + 5
         while not echo_server.agent.is_busy("t-409") and time.monotonic() < deadline:
@@ -150,9 +144,7 @@ def test_two_turns_on_one_thread_at_once_the_second_is_refused(
         (json.dumps({"message": "hi", "thread_id": "bad id!"}).encode(), 422, "pattern"),
     ],
 )
-def test_bad_requests_get_clear_errors(
-    echo_server: LiveServer, content: bytes, status: int, needle: str
-) -> None:
+def test_bad_requests_get_clear_errors(echo_server: LiveServer, content: bytes, status: int, needle: str) -> None:
     with echo_server.client() as client:
         response = client.post("/chat/stream", content=content, headers={"content-type": "application/json"})
         assert response.status_code == status, response.text
@@ -166,9 +158,7 @@ def test_test_mode_accepts_a_script(sales_server: LiveServer) -> None:
         "ask_budget": ["What budget have you set aside?"],
     }
     with sales_server.client() as client:
-        events = stream(
-            client, message="Acme, churn", script=script, mocks={"company_lookup": {"tier": "enterprise"}}
-        )
+        events = stream(client, message="Acme, churn", script=script, mocks={"company_lookup": {"tier": "enterprise"}})
     assert events[-1][1]["reply"] == "What budget have you set aside?"
     assert dict(events)["state"]["company_info"] == {"tier": "enterprise"}
     assert (
