@@ -1,0 +1,105 @@
+"""The same conversations give the same verdicts in-process and against `factory serve` over SSE."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import write_mini
+from test_examples import EXAMPLES
+
+from factory.errors import UserError
+from factory.testing import RunReport, run_spec
+
+FACTORY = Path(sys.executable).parent / "factory"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
+    """`factory serve SPEC [--test-mode] --model scripted` on a free 127.0.0.1 port, until /ready answers."""
+    port = _free_port()
+    args = [str(FACTORY), "serve", str(spec), "--model", "scripted", "--checkpointer", "memory",
+            "--host", "127.0.0.1", "--port", str(port)]
+    if test_mode:
+        args.append("--test-mode")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={"PATH": "/usr/bin:/bin", "FACTORY_TEST_MODE": ""})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"factory serve exited with {process.returncode}:\n{process.stdout.read() if process.stdout else ''}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("factory serve did not become ready within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def verdicts(report: RunReport) -> list[tuple[object, ...]]:
+    return [(r.name, r.passed, a.attempt, t.index, t.path, t.reply, [(e.kind, e.passed, e.message) for e in t.expectations])
+            for r in report.results for a in r.attempts for t in a.turns]
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_same_verdicts_in_process_and_over_sse(spec: Path) -> None:
+    local = run_spec(spec)
+    with served(spec) as url:
+        remote = run_spec(spec, target=url, jobs=4)
+    assert remote.target == url
+    assert verdicts(remote) == verdicts(local)
+    assert remote.coverage == local.coverage
+    turns = [t for r in remote.results for a in r.attempts for t in a.turns]
+    assert all(t.total_ms is not None for t in turns)
+    assert all(t.first_token_ms <= t.total_ms for t in turns if t.first_token_ms is not None and t.total_ms)
+    assert [t.first_token_ms is None for t in turns] == [t.reply == "" for t in turns]
+
+
+def test_same_failures_over_sse(tmp_path: Path) -> None:
+    spec = write_mini(tmp_path, """\
+  - name: fails on purpose
+    script: {route: [help], help: ["Your gold account is fine."]}
+    mocks: {lookup: {tier: silver}}
+    turns:
+      - user: Help me
+        expect:
+          - state: {info: {tier: gold}}
+          - tool_called: {name: lookup}
+""")
+    local = run_spec(spec)
+    with served(spec) as url:
+        remote = run_spec(spec, target=url)
+    assert verdicts(remote) == verdicts(local)
+    (failure,) = remote.failures()
+    assert failure.expectation.message == "state.info.tier is 'silver', expected 'gold'"
+    assert failure.tools[0].result == {"tier": "silver"}
+
+
+def test_a_production_server_refuses_scripts(mini: Path) -> None:
+    with served(mini, test_mode=False) as url, pytest.raises(UserError, match=r"refused the test's script"):
+        run_spec(mini, target=url)
