@@ -38,11 +38,15 @@ def _patcher(spec: Path, patcher_model: str | None) -> object:
 def fix(
     spec: SpecArg,
     runner: Annotated[Runner, typer.Option("--runner", help="Where the agent runs while it is tested.")] = "auto",
-    max_iterations: Annotated[int | None, typer.Option("--max-iterations", min=1, help="Override fix.max_iterations.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Leave the spec untouched; write the patch to a file.")] = False,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the report to REPORT.md and REPORT.json.")] = None,
+    max_iterations: Annotated[
+        int | None, typer.Option("--max-iterations", min=1, help="Override fix.max_iterations.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Leave the spec untouched; write the patch to a file.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the report to REPORT.md and REPORT.json.")] = None,
     model: ModelOption = None,
-    patcher_model: Annotated[str | None, typer.Option("--patcher-model", help="Override the patcher: `openai:MODEL`.")] = None,
+    patcher_model: Annotated[
+        str | None, typer.Option("--patcher-model", help="Override the patcher: `openai:MODEL`.")] = None,
 ) -> None:
     """Run the conversations; while some fail, let the patcher model repair the spec (exit 0 green, 1 not)."""
     from factory.cli.schema import spec_json_schema

@@ -25,9 +25,9 @@ def init(
 ) -> None:
     """Create a new agent repository: specs/agent.yaml and .github/workflows/agent-ci.yml."""
     from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
 
     from factory.cli.schema import spec_json_schema
-    from jinja2.sandbox import SandboxedEnvironment
 
     agent = name or re.sub(r"[^a-z0-9-]+", "-", directory.resolve().name.lower()).strip("-") or "agent"
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", agent):

@@ -9,7 +9,8 @@ import typer
 
 
 def mock_llm(
-    script: Annotated[Path | None, typer.Option("--script", help="YAML/JSON script of replies, delays, faults.")] = None,
+    script: Annotated[
+        Path | None, typer.Option("--script", help="YAML/JSON script of replies, delays, faults.")] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 8900,
 ) -> None:

@@ -130,6 +130,8 @@ def _surgical(text: str, operations: list[dict[str, Any]]) -> str | None:
     if not all(op["op"] == "replace" and not isinstance(op.get("value"), dict | list) for op in operations):
         return None
     root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return None
     spans: list[tuple[int, int, str]] = []
     for op in operations:
         node, key = _node_at(root, _segments(op["path"]))

@@ -61,7 +61,8 @@ def test_add_keeps_comments_through_round_trip() -> None:
     [
         ("{not json", "not valid JSON"),
         ({"operations": [], "rationale": "r"}, "does not fit the schema at operations"),
-        ({"operations": [{"op": "delete", "path": "/x"}], "rationale": "r"}, "does not fit the schema at operations/0/op"),
+        ({"operations": [{"op": "delete", "path": "/x"}], "rationale": "r"},
+         "does not fit the schema at operations/0/op"),
         ({"operations": [{"op": "replace", "path": "/x", "value": 1}]}, "does not fit the schema at rationale"),
         ({"operations": [{"op": "replace", "path": "x", "value": 1}], "rationale": "r"}, "operations/0/path"),
     ],
