@@ -7,10 +7,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from factory.cli._output import err_console, out_console, report_spec_error
-from factory.errors import ExitCode, SpecError
+from factory.cli._output import err_console, out_console
+from factory.errors import ExitCode, SpecError, SpecIssue
 from factory.spec.loader import load_spec
+
+
+def _print_issues(issues: list[SpecIssue]) -> None:
+    """One `file:line:column: message` line per problem (editors and CI annotators parse it), then its fix.
+
+    Plain lines rather than a panel: a long path must never be wrapped or cropped.
+    """
+    for issue in issues:
+        text = Text()
+        text.append(f"{issue.file}:{issue.line}:{issue.column}: ", style="bold")
+        text.append(issue.message)
+        if issue.node:
+            text.append(f" (node {issue.node!r})", style="cyan")
+        if issue.fix:
+            text.append(f"\n    fix: {issue.fix}", style="green")
+        err_console.print(text, soft_wrap=True)
 
 
 def validate(
@@ -18,21 +35,22 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
 ) -> None:
     """Check specs: YAML, types, references, graph shape, CEL, templates, streaming, secrets, tests."""
-    problems = []
+    problems: list[SpecIssue] = []
     for path in specs:
         try:
             loaded = load_spec(path)
         except SpecError as exc:
             problems.extend(exc.issues)
             if not as_json:
-                report_spec_error(exc)
+                _print_issues(exc.issues)
             continue
         if not as_json:
             spec = loaded.spec
             out_console.print(f"[green]ok[/] {path}: {spec.name} ({len(spec.nodes)} nodes, "
                               f"{len(spec.edges)} edges, {len(spec.tests)} conversations)")
     if as_json:
-        out_console.print_json(json.dumps({"ok": not problems, "issues": [p.as_dict() for p in problems]}))
+        out_console.print(json.dumps({"ok": not problems, "issues": [p.as_dict() for p in problems]}, indent=2),
+                          markup=False, highlight=False, soft_wrap=True)
     elif problems:
         err_console.print(f"[red]{len(problems)} problem(s)[/] in {len(specs)} spec(s)")
     raise typer.Exit(ExitCode.SPEC_INVALID if problems else ExitCode.OK)

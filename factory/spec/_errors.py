@@ -62,14 +62,11 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, str | None, bool]
     for step in loc:
         at_node = len(path) == 2 and path[0] == "nodes" and isinstance(node, dict)
         at_prompt = len(path) == 2 and path[0] == "prompts"
-        if at_node and member is None and step == node.get("kind"):
+        tagged = (at_node and step == node.get("kind")) or (at_prompt and step in ("str", "PromptFile"))
+        if member is None and tagged:
             member = str(step)
-        elif at_prompt and member is None and step in ("str", "PromptFile"):
-            member = str(step)
-        elif isinstance(node, dict) and step in node:
-            path.append(step)
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        elif (isinstance(node, dict) and step in node) or (
+                isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)):
             path.append(step)
             node = node[step]
         else:
@@ -124,7 +121,8 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
         else:
             message = f"unknown key {key!r} in {_where(path[:-1])}"
             close = difflib.get_close_matches(key, _known_fields(), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "remove the key (see `factory schema` for the keys allowed here)"
+            fix = (f"did you mean {close[0]!r}?" if close
+                   else "remove the key (see `factory schema` for the keys allowed here)")
         return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
     if kind == "missing":
         missing = str(loc[-1])
@@ -146,7 +144,8 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
     if kind == "union_tag_not_found":
         pos = source.at(path, key=True)
         return path, SpecIssue(source.file, pos.line, pos.column, f"node {node!r} has no `kind:`", node=node,
-                               fix="add `kind: reply` (or agent, extract, classify, tool, set, interrupt, subgraph, python)")
+                               fix="add `kind: reply` (or agent, extract, classify, tool, set, interrupt, subgraph, "
+                                   "python)")
     pos = source.at(path)
     given = f" (given {_short(err.get('input'))})" if found else ""
     msg = str(err["msg"])

@@ -250,7 +250,7 @@ class _Builder:
         self._count(1, pos)
         self.source.values.setdefault(path, pos)
         if isinstance(event, yaml.AliasEvent):
-            self._attach(self._alias(event.anchor, pos))
+            self._attach(self._alias(str(event.anchor), pos))
             return
         anchor = event.anchor
         if isinstance(event, yaml.ScalarEvent):
@@ -331,14 +331,15 @@ def _decode(raw: bytes | str, limits: YamlLimits) -> str:
         if nul >= 0:
             raise _LoadError(_line_col(raw, nul), "the file holds binary data (a NUL byte), not YAML text",
                              "give the path of a YAML spec, saved as UTF-8 text")
+        data = raw
         try:
-            raw = raw.decode("utf-8-sig")
+            raw = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            pos = _line_col(raw, exc.start)
-            line_start = raw.rfind(b"\n", 0, exc.start) + 1
-            column = len(raw[line_start:exc.start].decode("utf-8", "replace")) + 1
+            pos = _line_col(data, exc.start)
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
+            column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
             raise _LoadError(Pos(pos.line, column),
-                             f"the file is not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r})",
+                             f"the file is not UTF-8 text (byte {data[exc.start:exc.start + 1]!r})",
                              "save the file as UTF-8") from None
     nul = raw.find("\x00")
     if nul >= 0:
@@ -369,7 +370,9 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, lines: list[str]) -> _LoadError:
     return _LoadError(pos, detail, "check the indentation and quoting on this line and the one above")
 
 
-def load_yaml(raw: bytes | str, file: str, *, limits: YamlLimits | None = None) -> tuple[Any, SourceMap, list[SpecIssue]]:
+def load_yaml(
+    raw: bytes | str, file: str, *, limits: YamlLimits | None = None
+) -> tuple[Any, SourceMap, list[SpecIssue]]:
     """Parse one YAML document into plain data plus a map of positions.
 
     Returns `(data, source_map, issues)`; when `issues` is non-empty `data` is None. Never raises

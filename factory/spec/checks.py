@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["check_spec"]
 
-_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|ghp_[A-Za-z0-9]{20,}|xox[bp]-[A-Za-z0-9-]{10,})")
+_SECRET = re.compile(
+    r"\b(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|ghp_[A-Za-z0-9]{20,}|xox[bp]-[A-Za-z0-9-]{10,})"
+)
 _PROMPT_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _RESERVED_IDS = {"start", "end"}
 _STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
@@ -67,7 +69,7 @@ class _Checker:
             return None
         if name not in self.spec.models:
             where = (*path, "model") if alias else ("default_model",)
-            self.add(where, f"unknown model {name!r}", fix=f"define it under `models:` or use one of {sorted(self.spec.models)}")
+            self.add(where, f"unknown model {name!r}", fix=f"define it under `models:`{_or_one_of(self.spec.models)}")
             return None
         return name
 
@@ -107,7 +109,7 @@ class _Checker:
             line, column = _name_position(text, name)
             self.template_issue(path, text, f"the template uses {name!r}, which the state does not have",
                                 line, column, file,
-                                fix=f"add `{name}` under `state:` or use one of {sorted(self.slots)}")
+                                fix=f"add `{name}` under `state:`{_or_one_of(self.slots)}")
 
     def template_issue(self, path: Path, text: str, message: str, line: int, column: int, file: str | None, *,
                        fix: str) -> None:
@@ -122,7 +124,8 @@ class _Checker:
         if _PROMPT_REF.match(prompt):
             if prompt not in self.spec.prompts:
                 self.add(path, f"unknown prompt {prompt!r}",
-                         fix=f"define it under `prompts:` (known: {sorted(self.spec.prompts)}) or write the text inline")
+                         fix=f"define it under `prompts:` (known: {sorted(self.spec.prompts)}) "
+                             "or write the text inline")
         else:
             self.template(path, prompt)
 
@@ -147,13 +150,13 @@ class _Checker:
             if slot not in slots and slot != "messages":
                 pos = self.src.locate(path, expression, *_line_col(expression, found.start(1)))
                 self.add(path, f"CEL expression reads unknown slot {slot!r}{what}",
-                         fix=f"add `{slot}` under `state:` or use one of {sorted(slots)}",
+                         fix=f"add `{slot}` under `state:`{_or_one_of(slots)}",
                          line=pos.line, column=pos.column)
 
     def slot_ref(self, path: Path, slot: str, *, key: bool = False) -> None:
         if slot not in self.slots:
             self.add(path, f"unknown slot {slot!r}", key=key,
-                     fix=f"add `{slot}:` under `state:` or use one of {sorted(self.slots)}")
+                     fix=f"add `{slot}:` under `state:`{_or_one_of(self.slots)}")
 
     def tool_ref(self, path: Path, tool: str) -> None:
         if tool not in self.spec.tools:
@@ -185,7 +188,8 @@ class _Checker:
                 enum = self.spec.state[node.into].enum if node.into in self.spec.state else None
                 for label in node.labels:
                     if enum is not None and label not in enum:
-                        self.add((*path, "labels", label), f"label {label!r} is not in slot {node.into!r}'s enum {enum}",
+                        self.add((*path, "labels", label),
+                                 f"label {label!r} is not in slot {node.into!r}'s enum {enum}",
                                  key=True, fix=f"add {label!r} to state.{node.into}.enum")
             elif isinstance(node, m.ToolNode):
                 self.tool_ref((*path, "tool"), node.tool)
@@ -236,7 +240,8 @@ class _Checker:
         for name, tool in self.spec.tools.items():
             forms = [f for f in ("python", "http", "returns") if f in tool.model_fields_set]
             if len(forms) != 1:
-                self.add(("tools", name), f"tool {name!r} needs exactly one of `python`, `http`, `returns` (has {forms})",
+                self.add(("tools", name),
+                         f"tool {name!r} needs exactly one of `python`, `http`, `returns` (has {forms})",
                          key=True, fix="keep one form")
             if tool.parameters is not None and tool.parameters.get("type", "object") != "object":
                 self.add(("tools", name, "parameters"), "tool parameters must be an object schema",
@@ -249,7 +254,8 @@ class _Checker:
                 self.add(("edges", i, "from"), f"edge from unknown node {edge.from_!r}",
                          fix=f"use `start` or one of {sorted(ids)}")
             if edge.to != "end" and edge.to not in ids:
-                self.add(("edges", i, "to"), f"edge to unknown node {edge.to!r}", fix=f"use `end` or one of {sorted(ids)}")
+                self.add(("edges", i, "to"), f"edge to unknown node {edge.to!r}",
+                         fix=f"use `end` or one of {sorted(ids)}")
             if edge.when is not None:
                 self.cel(("edges", i, "when"), edge.when)
         for issue in check_graph(self.spec):
@@ -278,6 +284,10 @@ class _Checker:
             if not pointer.startswith("/"):
                 self.add(("fix", "editable", i), f"editable path {pointer!r} is not a JSON Pointer",
                          fix="start it with `/`, e.g. `/prompts/*`")
+
+
+def _or_one_of(names: Any) -> str:
+    return f" or use one of {sorted(names)}" if names else ""
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:

@@ -79,16 +79,19 @@ def check_graph(spec: Spec) -> list[GraphIssue]:
     for node_id in spec.nodes:
         if node_id not in reached:
             issues.append(GraphIssue(("nodes", node_id), f"nothing reaches node {node_id!r} from `start`",
-                                     f"add an edge to it, e.g. `- {{from: <node>, to: {node_id}}}`, or remove it", key=True))
+                                     f"add an edge to it, e.g. `- {{from: <node>, to: {node_id}}}`, or remove it",
+                                     key=True))
         elif node_id not in finishing:
             stuck = reached - finishing - {"end"}
             cycle = _cycle_through(node_id, forward, stuck)
             if cycle:
                 issues.append(GraphIssue(("nodes", node_id),
                                          f"cycle with no exit: {' -> '.join(cycle)} never reaches `end`",
-                                         f"add an edge out of the cycle, e.g. `- {{from: {node_id}, to: end, when: ...}}`",
+                                         "add an edge out of the cycle, e.g. "
+                                         f"`- {{from: {node_id}, to: end, when: ...}}`",
                                          key=True))
             else:
                 issues.append(GraphIssue(("nodes", node_id), f"`end` cannot be reached from node {node_id!r}",
-                                         f"add `- {{from: {node_id}, to: end}}` or an edge to a node that ends", key=True))
+                                         f"add `- {{from: {node_id}, to: end}}` or an edge to a node that ends",
+                                         key=True))
     return issues

@@ -36,7 +36,8 @@ class ModelSettings(_Model):
     """A model a node can name by its alias."""
 
     provider: Literal["openai", "scripted"]
-    """`openai`: langchain-openai ChatOpenAI (also Ollama, vLLM, LM Studio via `base_url`); `scripted`: offline, deterministic."""
+    """`openai`: langchain-openai ChatOpenAI (also Ollama, vLLM, LM Studio via `base_url`);
+    `scripted`: offline, deterministic."""
     model: str | None = None
     """The model name sent to the server, e.g. `gpt-4o-mini`. Defaults to `OPENAI_MODEL` or `gpt-4o-mini`."""
     base_url: str | None = None

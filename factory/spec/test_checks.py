@@ -36,14 +36,20 @@ def _script_entry_problem(node: Any, entry: Any, tools: set[str]) -> str | None:
         if not isinstance(calls, list) or not all(isinstance(c, dict) and "name" in c for c in calls):
             return f"an agent node's script entry is text or {{tool_calls: [{{name, args}}]}}, got {entry!r}"
         unknown = [c["name"] for c in calls if c["name"] not in node.tools]
-        return f"the script calls tools {unknown} that agent node offers not (it offers {node.tools})" if unknown else None
+        if unknown:
+            return f"the script calls tools {unknown} that the agent node does not offer (it offers {node.tools})"
+        return None
     if kind == "extract":
         if not isinstance(entry, dict):
             return f"an extract node's script entry is a mapping of slot values, got {entry!r}"
         extra = sorted(set(entry) - set(node.into))
-        return f"the script fills slots {extra} that the extract node does not write (into: {node.into})" if extra else None
+        if extra:
+            return f"the script fills slots {extra} that the extract node does not write (into: {node.into})"
+        return None
     if kind == "classify":
-        return None if entry in node.labels else f"a classify node's script entry is one of {sorted(node.labels)}, got {entry!r}"
+        if isinstance(entry, str) and entry in node.labels:
+            return None
+        return f"a classify node's script entry is one of {sorted(node.labels)}, got {entry!r}"
     return f"node kind {kind!r} does not call a model, so it takes no script"
 
 
@@ -60,7 +66,7 @@ def check_tests(c: _Checker) -> None:
         for tool in case.mocks:
             if tool not in tools:
                 c.add((*base, "mocks", tool), f"mock for unknown tool {tool!r}", key=True,
-                      fix=f"use one of {sorted(tools)}")
+                      fix=f"use one of {sorted(tools)}" if tools else "define the tool under `tools:`")
         for node_id, entries in case.script.items():
             node = spec.nodes.get(node_id)
             if node is None:
@@ -75,7 +81,8 @@ def check_tests(c: _Checker) -> None:
             for e, expect in enumerate(turn.expect):
                 path = (*base, "turns", u, "expect", e)
                 if len(expect.model_fields_set) != 1:
-                    c.add(path, f"an expectation has exactly one key, got {sorted(expect.model_dump(by_alias=True, exclude_unset=True))}",
+                    given = sorted(expect.model_dump(by_alias=True, exclude_unset=True))
+                    c.add(path, f"an expectation has exactly one key, got {given}",
                           fix="split it into one list item per check")
                     continue
                 judge_needed |= expect.judge is not None

@@ -171,17 +171,22 @@ CASES = [
     Case("huge-number", "spec: 1\nname: demo\nx: " + "9" * 5000 + "\n", 3, 4, "too long"),
     # ------------------------------------------------------------------ shapes and types
     Case("type-error-number", edit("  main: {provider: scripted}", "  main: {provider: scripted, temperature: hot}"),
-         4, 43, "models/main/temperature: input should be a valid number, unable to parse string as a number (given 'hot')"),
+         4, 43, "models/main/temperature: input should be a valid number, unable to parse string as a number "
+         "(given 'hot')"),
     Case("type-error-nodes-list", edit(GREET, "  - greet"), 10, 3, "nodes: input should be a valid dictionary"),
     Case("type-error-edges-mapping", edit("  - {from: start, to: greet}\n" + EDGE_END, "  x: 1"), 12, 3,
          "edges: input should be a valid list"),
-    Case("type-error-node-is-text", edit(GREET, "  greet: hello"), 10, 10, "nodes/greet: input should be a valid dictionary"),
+    Case("type-error-node-is-text", edit(GREET, "  greet: hello"), 10, 10,
+         "nodes/greet: input should be a valid dictionary"),
     Case("unknown-key-did-you-mean", edit(GREET, "  greet: {kind: reply, promt: hello}"), 10, 24,
          "unknown key 'promt' in nodes/greet"),
-    Case("unknown-top-level-key", add("defaults_model: main\n"), 14, 1, "unknown key 'defaults_model' in the top level"),
-    Case("unknown-node-kind", edit(GREET, "  greet: {kind: replay, prompt: hello}"), 10, 17, "unknown node kind 'replay'"),
+    Case("unknown-top-level-key", add("defaults_model: main\n"), 14, 1,
+         "unknown key 'defaults_model' in the top level"),
+    Case("unknown-node-kind", edit(GREET, "  greet: {kind: replay, prompt: hello}"), 10, 17,
+         "unknown node kind 'replay'"),
     Case("node-without-kind", edit(GREET, "  greet: {prompt: hello}"), 10, 3, "node 'greet' has no `kind:`"),
-    Case("missing-required-key", edit(GREET, "  greet: {kind: reply}"), 10, 3, "missing required key 'prompt' in nodes/greet"),
+    Case("missing-required-key", edit(GREET, "  greet: {kind: reply}"), 10, 3,
+         "missing required key 'prompt' in nodes/greet"),
     Case("missing-edge-target", edit(EDGE_END, "  - {from: greet}"), 13, 5, "missing required key 'to' in edges/1"),
     Case("prompt-wrong-type", edit('"Talk about {{ topic }}"', "42"), 8, 10,
          "prompt 'hello' must be text or `{file: path}` (given 42)"),
@@ -190,20 +195,23 @@ CASES = [
     Case("name-not-text", edit("name: demo", "name: 42"), 2, 7, "name: input should be a valid string (given 42)"),
     Case("missing-spec-version", edit("spec: 1\n", ""), 1, 1, "the spec has no `spec:` format version"),
     Case("wrong-spec-version", edit("spec: 1", "spec: 2"), 1, 7, "unsupported spec format version (given 2)"),
-    Case("bad-slot-type", edit("{type: string}", "{type: str}"), 6, 17, "state/topic/type: invalid value (given 'str')"),
+    Case("bad-slot-type", edit("{type: string}", "{type: str}"), 6, 17,
+         "state/topic/type: invalid value (given 'str')"),
     Case("bad-enum-literal", edit("{provider: scripted}", "{provider: anthropic}"), 4, 20,
          "models/main/provider: input should be 'openai' or 'scripted' (given 'anthropic')"),
     Case("bad-regex-in-test", add(TESTS.replace("{user: hi}", "{user: hi, expect: [{matches: '('}]}")), 16, 43,
          "invalid regular expression"),
     # ------------------------------------------------------------------ references
-    Case("unknown-model", edit(GREET, "  greet: {kind: reply, prompt: hello, model: mian}"), 10, 46, "unknown model 'mian'"),
+    Case("unknown-model", edit(GREET, "  greet: {kind: reply, prompt: hello, model: mian}"), 10, 46,
+         "unknown model 'mian'"),
     Case("unknown-default-model", add("default_model: mian\n"), 14, 16, "unknown model 'mian'"),
     Case("unknown-prompt", edit(GREET, "  greet: {kind: reply, prompt: helo}"), 10, 32, "unknown prompt 'helo'"),
     Case("unknown-tool", edit(GREET, "  greet: {kind: agent, prompt: hello, tools: [serch]}"), 10, 47,
          "unknown tool 'serch'"),
     Case("unknown-slot-extract", edit(GREET, "  greet: {kind: extract, prompt: hello, into: [topik]}"), 10, 48,
          "unknown slot 'topik'"),
-    Case("unknown-slot-set", edit(GREET, "  greet: {kind: set, values: {topik: '\"x\"'}}"), 10, 31, "unknown slot 'topik'"),
+    Case("unknown-slot-set", edit(GREET, "  greet: {kind: set, values: {topik: '\"x\"'}}"), 10, 31,
+         "unknown slot 'topik'"),
     Case("invalid-node-id", BASE.replace("greet", "bad-id"), 10, 3, "invalid node id 'bad-id'"),
     Case("edge-to-unknown-node", edit(EDGE_END, "  - {from: greet, to: bye}"), 13, 23, "edge to unknown node 'bye'",
          count=2),
@@ -271,7 +279,8 @@ CASES = [
          "prompt file '/etc/hostname' resolves outside the spec's folder"),
     Case("prompt-file-symlink", edit('"Talk about {{ topic }}"', "{file: prompts/link.md}"), 8, 17,
          "prompt file 'prompts/link.md' resolves outside the spec's folder", setup=_symlink_out),
-    Case("prompt-file-missing", edit('"Talk about {{ topic }}"', "{file: nope.md}"), 8, 17, "cannot read prompt file 'nope.md'"),
+    Case("prompt-file-missing", edit('"Talk about {{ topic }}"', "{file: nope.md}"), 8, 17,
+         "cannot read prompt file 'nope.md'"),
     Case("subgraph-outside", edit(GREET, "  greet: {kind: subgraph, spec: ../other.yaml}"), 10, 33,
          "subgraph spec '../other.yaml' resolves outside the spec's folder", files={"../other.yaml": BASE}),
     Case("subgraph-absolute", edit(GREET, "  greet: {kind: subgraph, spec: /tmp/other.yaml}"), 10, 33,
@@ -309,7 +318,8 @@ CASES = [
     Case("test-script-for-set-node",
          add(TESTS.replace("    turns:", "    script: {greet: [x]}\n    turns:"))
          .replace(GREET, "  greet: {kind: set, values: {topic: '\"x\"'}}"), 16, 22, "takes no script"),
-    Case("test-duplicate-names", add(TESTS + TESTS.removeprefix("tests:\n")), 17, 11, "two conversations are named 't1'"),
+    Case("test-duplicate-names", add(TESTS + TESTS.removeprefix("tests:\n")), 17, 11,
+         "two conversations are named 't1'"),
     Case("test-expectation-two-keys",
          add(TESTS.replace("{user: hi}", "{user: hi, expect: [{contains: a, not_contains: b}]}")), 16, 33,
          "an expectation has exactly one key"),
@@ -445,7 +455,8 @@ def test_a_folder_is_a_spec_error(tmp_path: Path) -> None:
 
 def test_yaml_1_1_surprises_stay_text(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
-    path.write_text(add(TESTS.replace("{user: hi}", "{user: no}")).replace("name: demo", "name: demo\ndescription: 1:30"))
+    text = add(TESTS.replace("{user: hi}", "{user: no}")).replace("name: demo", "name: demo\ndescription: 1:30")
+    path.write_text(text)
     loaded = load_spec(path)
     assert loaded.spec.description == "1:30"
     assert loaded.spec.tests[0].turns[0].user == "no"
