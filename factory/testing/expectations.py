@@ -89,7 +89,7 @@ def not_visited(expected: list[str], turn: TurnResult) -> Verdict:
     hit = [node for node in expected if node in turn.path]
     if not hit:
         return _ok(turn.path)
-    names = ", ".join(repr(n) for n in hit)
+    names = ", ".join(repr(node) for node in hit)
     return Verdict(False, turn.path, f"node {names} was visited; path: {_path_text(turn.path)}")
 
 
@@ -139,7 +139,7 @@ def tool_called(expected: Any, turn: TurnResult) -> Verdict:
     """A tool of this name was called in the turn, with arguments containing `args` (subset)."""
     name: str = expected["name"]
     args: dict[str, Any] | None = expected.get("args")
-    calls = [{"name": t.name, "args": t.args} for t in turn.tools]
+    calls: list[dict[str, Any]] = [{"name": t.name, "args": t.args} for t in turn.tools]
     named = [c for c in calls if c["name"] == name]
     if not named:
         others = ", ".join(c["name"] for c in calls) or "none"

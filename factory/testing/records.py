@@ -124,6 +124,12 @@ class FailureRecord(_Record):
     tools: list[ToolCall] = Field(default_factory=list)
     error: dict[str, Any] | None = None
 
+    @property
+    def reply(self) -> str:
+        """The reply of the failed turn."""
+        last = self.transcript[-1] if self.transcript else None
+        return last.text if last is not None and last.role == "assistant" else ""
+
     def render(self) -> str:
         """The readable failure text (CLI, pytest) - one block per failure."""
         exp = self.expectation
@@ -131,11 +137,12 @@ class FailureRecord(_Record):
             f"{self.conversation} (attempt {self.attempt}), turn {self.turn + 1}: {self.user!r}",
             f"  {exp.position}: {exp.kind}: {_short(exp.expected)}",
             f"  failed: {exp.message}",
-            f"  reply: {_short(self.transcript[-1].text if self.transcript and self.transcript[-1].role == 'assistant' else '')}",
+            f"  reply: {_short(self.reply)}",
             f"  path: {' > '.join(self.path) if self.path else '(none)'}",
         ]
         if self.tools:
-            lines.append("  tools: " + "; ".join(f"{t.name}({_short(t.args)}) -> {_short(t.result)}" for t in self.tools))
+            calls = (f"{t.name}({_short(t.args)}) -> {_short(t.result)}" for t in self.tools)
+            lines.append("  tools: " + "; ".join(calls))
         lines.append(f"  state: {_short(self.state, limit=400)}")
         if self.error:
             lines.append(f"  error: {self.error.get('code')}: {self.error.get('message')}")

@@ -70,7 +70,8 @@ def print_report(report: RunReport, console: Console) -> None:
     _print_coverage(report, console)
     t = report.totals
     style = "green" if report.passed else "red"
-    console.print(f"[{style}]{t.passed} passed, {t.failed} failed[/] of {t.conversations} conversation{'s' if t.conversations != 1 else ''} "
+    noun = "conversation" if t.conversations == 1 else "conversations"
+    console.print(f"[{style}]{t.passed} passed, {t.failed} failed[/] of {t.conversations} {noun} "
                   f"({t.attempts_passed}/{t.attempts} attempts, {t.expectations - t.expectations_failed}/"
                   f"{t.expectations} expectations) in {report.duration_ms / 1000:.2f} s")
 

@@ -11,12 +11,13 @@ import fnmatch
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from factory.testing import expectations as checks
 from factory.testing.coverage import compute_coverage
 from factory.testing.records import (
     ConversationResult,
+    ExpectationKind,
     ExpectationResult,
     FailureRecord,
     Message,
@@ -161,7 +162,8 @@ async def run_conversation(loaded: LoadedSpec, index: int, case: TestCase, *, ta
                 verdict = await checks.check(expect, turn, judge_with=judge, scripted_verdict=scripted,
                                              transcript=[m.model_dump() for m in transcript])
                 turn.expectations.append(ExpectationResult(
-                    kind=kind, expected=expected, passed=verdict.passed, seen=verdict.seen, message=verdict.message,
+                    kind=cast(ExpectationKind, kind), expected=expected, passed=verdict.passed, seen=verdict.seen,
+                    message=verdict.message,
                     position=position(loaded, ("tests", index, "turns", t, "expect", e)), index=e))
         result.turns.append(turn)
         result.failures += [_failure(loaded, case, attempt, turn, exp, transcript) for exp in turn.expectations

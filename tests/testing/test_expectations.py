@@ -113,4 +113,5 @@ def test_judge_offline(reply: str, scripted: Any, passed: bool, message: str) ->
 def test_subset_mismatch_is_exact_about_booleans_and_lists() -> None:
     assert ex.subset_mismatch({"a": True}, {"a": 1}, "state") == "state.a is 1, expected True"
     assert ex.subset_mismatch({"a": 1}, {"a": 1.0, "b": 2}, "state") is None
-    assert ex.subset_mismatch([1, {"x": 1}], [1, {"x": 1, "y": 2}], "v") == "v is [1, {'x': 1, 'y': 2}], expected [1, {'x': 1}]"
+    assert ex.subset_mismatch([1, {"x": 1}], [1, {"x": 1, "y": 2}], "v") == \
+        "v is [1, {'x': 1, 'y': 2}], expected [1, {'x': 1}]"

@@ -42,7 +42,8 @@ def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                pytest.fail(f"factory serve exited with {process.returncode}:\n{process.stdout.read() if process.stdout else ''}")
+                log = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"factory serve exited with {process.returncode}:\n{log}")
             try:
                 if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                     break
@@ -62,7 +63,8 @@ def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
 
 
 def verdicts(report: RunReport) -> list[tuple[object, ...]]:
-    return [(r.name, r.passed, a.attempt, t.index, t.path, t.reply, [(e.kind, e.passed, e.message) for e in t.expectations])
+    return [(r.name, r.passed, a.attempt, t.index, t.path, t.reply,
+             [(e.kind, e.passed, e.message) for e in t.expectations])
             for r in report.results for a in r.attempts for t in a.turns]
 
 
