@@ -7,9 +7,9 @@ FACTORY := $(VENV)/bin/factory
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
 # What the tests need beside Python: Chromium, a Docker engine with a local base image, Postgres.

@@ -14,7 +14,7 @@ from factory.errors import ExitCode, SpecError, UserError
 __all__ = ["err_console", "fail", "out_console", "report_spec_error"]
 
 out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False)
 
 
 def report_spec_error(exc: SpecError, *, console: Console | None = None) -> None:
