@@ -7,16 +7,16 @@ from typing import Any
 
 from factory.cli._output import out_console
 
+__all__ = ["SCHEMA_ID", "schema", "spec_json_schema"]
+
 SCHEMA_ID = "https://meta-agent-factory.dev/spec-1.schema.json"
 
 
 def spec_json_schema() -> dict[str, Any]:
-    from factory.spec.models import Spec
+    """The spec's JSON Schema, field docstrings as descriptions (see `factory.spec._schema`)."""
+    from factory.spec._schema import spec_json_schema as build
 
-    schema = Spec.model_json_schema(by_alias=True, mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_ID
-    return schema
+    return build()
 
 
 def schema() -> None:

@@ -26,7 +26,7 @@ USER_FACING_KINDS = frozenset({"reply", "agent", "interrupt"})
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 # ---------------------------------------------------------------- models
