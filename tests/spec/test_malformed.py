@@ -318,6 +318,14 @@ CASES = [
     Case("test-script-for-set-node",
          add(TESTS.replace("    turns:", "    script: {greet: [x]}\n    turns:"))
          .replace(GREET, "  greet: {kind: set, values: {topic: '\"x\"'}}"), 16, 22, "takes no script"),
+    Case("test-script-agent-unknown-tool",
+         add(TESTS.replace("    turns:", "    script: {greet: [{tool_calls: [{name: serch}]}]}\n    turns:"))
+         .replace(GREET, "  greet: {kind: agent, prompt: hello}"), 16, 22,
+         "the script calls tools ['serch'] that the agent node does not offer"),
+    Case("test-script-classify-label",
+         add(TESTS.replace("    turns:", "    script: {greet: [maybe]}\n    turns:"))
+         .replace(GREET, "  greet: {kind: classify, prompt: hello, labels: {yes: y, no: n}, into: topic}"), 16, 22,
+         "a classify node's script entry is one of ['no', 'yes'], got 'maybe'"),
     Case("test-duplicate-names", add(TESTS + TESTS.removeprefix("tests:\n")), 17, 11,
          "two conversations are named 't1'"),
     Case("test-expectation-two-keys",
