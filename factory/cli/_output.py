@@ -18,21 +18,20 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def report_spec_error(exc: SpecError, *, console: Console | None = None) -> None:
-    """Print every issue, one per block, as `file:line:column: message`."""
+    """One `file:line:column: message` line per problem (editors and CI annotators parse it), then its fix.
+
+    Plain lines rather than a panel: a long path must never be wrapped or cropped.
+    """
     console = console or err_console
-    body = Text()
-    for i, issue in enumerate(exc.issues):
-        if i:
-            body.append("\n")
-        body.append(f"{issue.file}:{issue.line}:{issue.column}: ", style="bold")
-        body.append(issue.message)
+    for issue in exc.issues:
+        text = Text()
+        text.append(f"{issue.file}:{issue.line}:{issue.column}: ", style="bold")
+        text.append(issue.message)
         if issue.node:
-            body.append(f" (node {issue.node!r})", style="cyan")
+            text.append(f" (node {issue.node!r})", style="cyan")
         if issue.fix:
-            body.append(f"\n    fix: {issue.fix}", style="green")
-    count = len(exc.issues)
-    console.print(Panel(body, title=f"{count} problem{'s' if count != 1 else ''} in the spec",
-                        title_align="left", border_style="red", expand=False))
+            text.append(f"\n    fix: {issue.fix}", style="green")
+        console.print(text, soft_wrap=True)
 
 
 def fail(exc: UserError | SpecError) -> NoReturn:

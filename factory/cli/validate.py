@@ -7,27 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
-from factory.cli._output import err_console, out_console
+from factory.cli._output import err_console, out_console, report_spec_error
 from factory.errors import ExitCode, SpecError, SpecIssue
 from factory.spec.loader import load_spec
-
-
-def _print_issues(issues: list[SpecIssue]) -> None:
-    """One `file:line:column: message` line per problem (editors and CI annotators parse it), then its fix.
-
-    Plain lines rather than a panel: a long path must never be wrapped or cropped.
-    """
-    for issue in issues:
-        text = Text()
-        text.append(f"{issue.file}:{issue.line}:{issue.column}: ", style="bold")
-        text.append(issue.message)
-        if issue.node:
-            text.append(f" (node {issue.node!r})", style="cyan")
-        if issue.fix:
-            text.append(f"\n    fix: {issue.fix}", style="green")
-        err_console.print(text, soft_wrap=True)
 
 
 def validate(
@@ -42,7 +25,7 @@ def validate(
         except SpecError as exc:
             problems.extend(exc.issues)
             if not as_json:
-                _print_issues(exc.issues)
+                report_spec_error(exc)
             continue
         if not as_json:
             spec = loaded.spec
