@@ -9,6 +9,7 @@ from factory.spec import models as m
 
 if TYPE_CHECKING:
     from factory.spec.checks import _Checker
+    from factory.spec.loader import LoadedSpec
 
 __all__ = ["check_tests"]
 
@@ -53,10 +54,22 @@ def _script_entry_problem(node: Any, entry: Any, tools: set[str]) -> str | None:
     return f"node kind {kind!r} does not call a model, so it takes no script"
 
 
+def _nodes_and_tools(loaded: LoadedSpec, prefix: str = "") -> tuple[dict[str, Any], set[str]]:
+    """Every node a test may name, sub-spec nodes as `<subgraph node>.<child node>`, and every tool."""
+    nodes: dict[str, Any] = {f"{prefix}{node_id}": node for node_id, node in loaded.spec.nodes.items()}
+    tools = set(loaded.spec.tools)
+    for node_id, child in loaded.children.items():
+        child_nodes, child_tools = _nodes_and_tools(child, f"{prefix}{node_id}.")
+        nodes.update(child_nodes)
+        tools |= child_tools
+    return nodes, tools
+
+
 def check_tests(c: _Checker) -> None:
     spec = c.spec
     names: dict[str, int] = {}
-    node_ids, tools = set(spec.nodes), set(spec.tools)
+    all_nodes, tools = _nodes_and_tools(c.loaded)
+    node_ids = set(all_nodes)
     judge_needed = False
     for t, case in enumerate(spec.tests):
         base = ("tests", t)
@@ -68,7 +81,7 @@ def check_tests(c: _Checker) -> None:
                 c.add((*base, "mocks", tool), f"mock for unknown tool {tool!r}", key=True,
                       fix=f"use one of {sorted(tools)}" if tools else "define the tool under `tools:`")
         for node_id, entries in case.script.items():
-            node = spec.nodes.get(node_id)
+            node = all_nodes.get(node_id)
             if node is None:
                 c.add((*base, "script", node_id), f"script for unknown node {node_id!r}", key=True,
                       fix=f"use one of {sorted(node_ids)}")
