@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import write_mini
+from spec_test_helpers import write_mini
 
 from factory.testing import RunReport
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SPECS, write_mini
+from spec_test_helpers import SPECS, write_mini
 
 FAILING = """\
   - name: fails on purpose

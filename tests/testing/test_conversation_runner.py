@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_mini
+from spec_test_helpers import write_mini
 
 from factory.spec.loader import load_spec
 from factory.testing import RunReport, Selection, run_spec

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SPECS
+from spec_test_helpers import SPECS
 
 from factory.testing import RunReport, run_spec
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import write_mini
-from test_examples import EXAMPLES
+from spec_test_helpers import write_mini
+from test_example_specs import EXAMPLES
 
 from factory.errors import UserError
 from factory.testing import RunReport, run_spec
