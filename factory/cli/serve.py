@@ -52,9 +52,7 @@ def serve(
     spec: SpecArg,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
-    reload: Annotated[
-        bool, typer.Option("--reload", help="Restart when the spec or its files change.")
-    ] = False,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart when the spec or its files change.")] = False,
     model: ModelOption = None,
     test_mode: Annotated[
         bool,
@@ -81,16 +79,14 @@ def serve(
     options = {"model": model, "test_mode": test_mode, "checkpointer": checkpointer}
     try:
         app = _build(spec, options)  # validates the spec (exit 3) and the settings before binding
-    except (ModelConfigError, AuthConfigError) as exc:
+    except ModelConfigError as exc:
         raise UserError(str(exc), hint="run offline with `--model scripted`") from None
+    except AuthConfigError as exc:
+        raise UserError(str(exc)) from None
     limits = app.state.factory.limits
     name = app.title
     path = next(
-        (
-            r.path.removesuffix("/invoke")
-            for r in app.routes
-            if getattr(r, "path", "").endswith("/chat/invoke")
-        ),
+        (r.path.removesuffix("/invoke") for r in app.routes if getattr(r, "path", "").endswith("/chat/invoke")),
         "",
     )
     err_console.print(

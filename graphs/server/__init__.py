@@ -32,21 +32,15 @@ DATA_DIR_ENV = "FACTORY_DATA_DIR"
 DEFAULT_CHECKPOINTER = "sqlite:///threads.sqlite"
 
 
-def served_checkpointer_url(
-    plan: dict[str, Any], *, base_dir: str | Path, checkpointer: str | None = None
-) -> str:
+def served_checkpointer_url(plan: dict[str, Any], *, base_dir: str | Path, checkpointer: str | None = None) -> str:
     """The checkpointer URL: explicit > `FACTORY_CHECKPOINTER` > the spec > a SQLite file.
 
     A relative SQLite path lives under `FACTORY_DATA_DIR/<name>/` when that is set, else `base_dir`.
     """
-    url = checkpointer or resolve_checkpointer_url(
-        plan.get("serve", {}).get("checkpointer") or DEFAULT_CHECKPOINTER
-    )
+    url = checkpointer or resolve_checkpointer_url(plan.get("serve", {}).get("checkpointer") or DEFAULT_CHECKPOINTER)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")
-        root = (
-            Path(os.environ[DATA_DIR_ENV]) / plan["name"] if os.environ.get(DATA_DIR_ENV) else Path(base_dir)
-        )
+        root = Path(os.environ[DATA_DIR_ENV]) / plan["name"] if os.environ.get(DATA_DIR_ENV) else Path(base_dir)
         url = f"sqlite:///{(root / relative).resolve()}"
     return url
 
@@ -85,9 +79,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _reset_sse_starlette()
-        async with Agent.open(
-            plan, checkpointer=url, base_dir=base_dir, model_override=model_override
-        ) as agent:
+        async with Agent.open(plan, checkpointer=url, base_dir=base_dir, model_override=model_override) as agent:
             state.agent = agent
             try:
                 yield

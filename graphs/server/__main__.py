@@ -16,9 +16,7 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graphs.server", description=__doc__)
     parser.add_argument("--plan", required=True, type=Path, help="plan.json written by `factory build`")
-    parser.add_argument(
-        "--base-dir", type=Path, default=None, help="the spec's folder (python tools, SQLite files)"
-    )
+    parser.add_argument("--base-dir", type=Path, default=None, help="the spec's folder (python tools, SQLite files)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--test-mode", action="store_true", help="accept `script`/`mocks` in requests")
@@ -46,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         test_mode=args.test_mode,
     )
     limits = app.state.factory.limits
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=limits.ws_hard_max_bytes
-    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=limits.ws_hard_max_bytes)
     return 0
 
 

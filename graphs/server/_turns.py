@@ -48,8 +48,7 @@ def check_fixtures(state: ServerState, script: Any, mocks: Any) -> None:
     if (script is not None or mocks is not None) and not state.test_mode:
         raise HTTPException(
             403,
-            "`script` and `mocks` are accepted only by a server started with --test-mode "
-            "(or FACTORY_TEST_MODE=1)",
+            "`script` and `mocks` are accepted only by a server started with --test-mode (or FACTORY_TEST_MODE=1)",
         )
 
 

@@ -68,9 +68,7 @@ def state_model(plan: Any) -> type[BaseModel]:
     Messages are plain objects (`{"role": "user", "content": "..."}` or serialized LangChain
     messages); LangGraph's `add_messages` turns them into messages.
     """
-    fields: dict[str, Any] = {
-        "messages": (list[Any], Field(default_factory=list, description="Messages to add."))
-    }
+    fields: dict[str, Any] = {"messages": (list[Any], Field(default_factory=list, description="Messages to add."))}
     for slot, settings in plan["state"].items():
         fields[slot] = (Any, Field(default=None, description=settings.get("description") or None))
     title = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", str(plan["name"]))) + "State"
@@ -106,9 +104,7 @@ class GraphRunnable(Runnable[Any, Any]):
             input = input.model_dump(exclude_unset=True)
         if isinstance(input, dict):
             input = {key: value for key, value in input.items() if value is not None}  # unset slots
-            snapshot = await agent.graph.aget_state(
-                {"configurable": {"thread_id": configurable["thread_id"]}}
-            )
+            snapshot = await agent.graph.aget_state({"configurable": {"thread_id": configurable["thread_id"]}})
             if not snapshot.values:
                 input = {**initial_values(agent.plan["state"]), **input}
         return agent, input, prepared
@@ -121,9 +117,7 @@ class GraphRunnable(Runnable[Any, Any]):
         with agent.reserve(config["configurable"]["thread_id"]):
             return await agent.graph.ainvoke(input, config, **kwargs)
 
-    async def astream(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[Any]:
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         agent, input, config = await self._prepare(input, config)
         with agent.reserve(config["configurable"]["thread_id"]):
             async for chunk in agent.graph.astream(input, config, **kwargs):
@@ -137,9 +131,7 @@ class GraphRunnable(Runnable[Any, Any]):
             async for event in agent.graph.astream_events(input, config, **kwargs):
                 yield event
 
-    async def astream_log(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[Any]:
+    async def astream_log(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         agent, input, config = await self._prepare(input, config)
         with agent.reserve(config["configurable"]["thread_id"]):
             async for patch in agent.graph.astream_log(input, config, **kwargs):
@@ -191,9 +183,7 @@ class ChatRunnable(Runnable[Any, str]):
         parts = [piece async for piece in self.astream(input, config, **kwargs)]
         return "".join(parts)
 
-    async def astream(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[str]:
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[str]:
         async def one() -> AsyncIterator[Any]:
             yield input
 

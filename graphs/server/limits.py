@@ -27,11 +27,7 @@ class Limits:
     @classmethod
     def from_serve(cls, serve: dict[str, Any]) -> Limits:
         body = _env_int("FACTORY_MAX_BODY_BYTES") or serve.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES
-        chars = (
-            _env_int("FACTORY_MAX_MESSAGE_CHARS")
-            or serve.get("max_message_chars")
-            or DEFAULT_MAX_MESSAGE_CHARS
-        )
+        chars = _env_int("FACTORY_MAX_MESSAGE_CHARS") or serve.get("max_message_chars") or DEFAULT_MAX_MESSAGE_CHARS
         return cls(max_body_bytes=int(body), max_message_chars=int(chars))
 
     @property

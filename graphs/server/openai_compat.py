@@ -41,9 +41,7 @@ class CompletionRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
-    user: str | None = Field(
-        default=None, description="Used as the thread id when no X-Thread-Id header is sent."
-    )
+    user: str | None = Field(default=None, description="Used as the thread id when no X-Thread-Id header is sent.")
 
 
 def _text(content: Any) -> str:
@@ -55,9 +53,7 @@ def _text(content: Any) -> str:
 
 
 def _openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "code": code, "param": None}}, status_code=status
-    )
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}}, status_code=status)
 
 
 @router.get("/v1/models")

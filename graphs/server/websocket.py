@@ -64,9 +64,7 @@ class _Session:
     async def handle(self, raw: str) -> None:
         limit = self.state.limits.max_body_bytes
         if len(raw.encode()) > limit:
-            await self.send(
-                _error("frame_too_large", f"the frame has more than {limit} bytes (serve.max_body_bytes)")
-            )
+            await self.send(_error("frame_too_large", f"the frame has more than {limit} bytes (serve.max_body_bytes)"))
             return
         try:
             frame = json.loads(raw)
@@ -126,9 +124,7 @@ class _Session:
             turn = await open_turn(agent, text, thread_id=self.thread_id, script=script, mocks=mocks)
         except ThreadBusy:
             await self.send(
-                _error(
-                    "thread_busy", f"a turn is already running on thread {self.thread_id!r}", retryable=True
-                )
+                _error("thread_busy", f"a turn is already running on thread {self.thread_id!r}", retryable=True)
             )
             return
         self.task = asyncio.create_task(self._relay(turn))
@@ -151,9 +147,7 @@ class _Session:
             await task
         with contextlib.suppress(Exception):
             await self.send(
-                _error(
-                    "cancelled", "the turn was cancelled; the thread is as it was before it", retryable=True
-                )
+                _error("cancelled", "the turn was cancelled; the thread is as it was before it", retryable=True)
             )
         return True
 
