@@ -1,0 +1,57 @@
+"""`factory serve SPEC` as a user runs it: a subprocess that answers on the port it was given."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from _server_support import ROOT, SALES_SPEC, free_socket
+
+
+def test_factory_serve_runs_the_spec(tmp_path: Path) -> None:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "FACTORY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("FACTORY_CHECKPOINTER", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "factory", "serve", str(SALES_SPEC), "--port", str(port), "--model", "scripted"],
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "factory serve did not become ready"
+            time.sleep(0.1)
+        body = httpx.post(f"{url}/chat/stream", json={"message": "Hello!"}, timeout=20).text
+        assert "event: end" in body
+        assert json.loads(body.split("event: metadata\ndata: ")[1].split("\n")[0])["thread_id"]
+        assert (tmp_path / "sales-discovery" / "threads.sqlite").exists()  # the spec's SQLite file
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_factory_serve_rejects_an_invalid_spec(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spec: 1\nname: Not A Label\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "factory", "serve", str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 3, result.stderr
