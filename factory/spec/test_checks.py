@@ -82,6 +82,9 @@ def check_tests(c: _Checker) -> None:
                       fix=f"use one of {sorted(tools)}" if tools else "define the tool under `tools:`")
         for node_id, entries in case.script.items():
             node = all_nodes.get(node_id)
+            if node is None and node_id == "judge":
+                _check_judge_script(c, (*base, "script", node_id), entries)
+                continue
             if node is None:
                 c.add((*base, "script", node_id), f"script for unknown node {node_id!r}", key=True,
                       fix=f"use one of {sorted(node_ids)}")
@@ -103,6 +106,17 @@ def check_tests(c: _Checker) -> None:
     if judge_needed and "judge" not in spec.models and spec.default_model is None and len(spec.models) != 1:
         c.add(("tests",), "a `judge` expectation needs a model: define a `judge` alias or `default_model`",
               fix="add `judge: {provider: scripted}` under `models:`")
+
+
+def _check_judge_script(c: _Checker, path: tuple[Any, ...], entries: list[Any]) -> None:
+    """`script: {judge: [...]}` scripts the offline judge's verdicts (when no node is named `judge`)."""
+    for i, entry in enumerate(entries):
+        ok = isinstance(entry, bool) or (
+            isinstance(entry, dict) and set(entry) <= {"passed", "reason"} and isinstance(entry.get("passed"), bool))
+        if not ok:
+            c.add((*path, i),
+                  f"a scripted judge verdict is true/false or {{passed: bool, reason: text}}, got {entry!r}",
+                  fix="write e.g. `judge: [{passed: false, reason: asks two questions}]`")
 
 
 def _check_expectation(c: _Checker, path: tuple[Any, ...], expect: m.Expectation, node_ids: set[str],

@@ -66,3 +66,38 @@ def test_unknown_child_names_are_reported(tmp_path: Path, script_key: str, visit
         load_spec(_write(tmp_path, script_key, visited))
     (issue,) = caught.value.issues
     assert issue.line == line and message in issue.message and issue.fix
+
+
+JUDGED = """spec: 1
+name: judged
+models: {main: {provider: scripted}}
+nodes:
+  answer: {kind: reply, prompt: Answer briefly.}
+edges:
+  - {from: start, to: answer}
+  - {from: answer, to: end}
+tests:
+  - name: the judge is scripted
+    script:
+      judge: VERDICTS
+    turns:
+      - user: hi
+        expect:
+          - judge: The reply is polite.
+"""
+
+
+@pytest.mark.parametrize("verdicts", ["[true]", "[{passed: false, reason: rude}]"])
+def test_a_scripted_judge_verdict_is_accepted(tmp_path: Path, verdicts: str) -> None:
+    spec = tmp_path / "judged.yaml"
+    spec.write_text(JUDGED.replace("VERDICTS", verdicts))
+    assert load_spec(spec).spec.tests[0].script["judge"]
+
+
+def test_a_malformed_judge_verdict_is_reported(tmp_path: Path) -> None:
+    spec = tmp_path / "judged.yaml"
+    spec.write_text(JUDGED.replace("VERDICTS", "[maybe]"))
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    (issue,) = caught.value.issues
+    assert issue.line == 12 and "scripted judge verdict is true/false" in issue.message
