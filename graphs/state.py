@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage, BaseMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from graphs.plan import SlotPlan
 
