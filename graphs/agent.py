@@ -80,6 +80,7 @@ class Agent:
     def __init__(self, plan: Plan, graph: Any) -> None:
         self.plan, self.graph = plan, graph
         self._busy: set[str] = set()
+        self._fixtures: dict[str, fixtures.Fixtures] = {}
 
     @classmethod
     @asynccontextmanager
@@ -123,8 +124,8 @@ class Agent:
         thread_id = thread_id or uuid.uuid4().hex
         with self.reserve(thread_id):
             if script is not None or mocks is not None:
-                fixtures.install(thread_id, script=script, mocks=mocks)
-            async for event in self._run(message, thread_id, given_fixtures=script is not None or mocks is not None):
+                self._fixtures[thread_id] = fixtures.Fixtures(script=dict(script or {}), mocks=dict(mocks or {}))
+            async for event in self._run(message, thread_id):
                 yield event
 
     @contextmanager
@@ -142,8 +143,9 @@ class Agent:
         finally:
             self._busy.discard(thread_id)
 
-    async def _run(self, message: str, thread_id: str, *, given_fixtures: bool) -> AsyncIterator[Event]:
-        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+    async def _run(self, message: str, thread_id: str) -> AsyncIterator[Event]:
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id,
+                                                   fixtures.CONFIG_KEY: self._fixtures.get(thread_id)}}
         run_id = uuid.uuid4().hex
         yield Event("metadata", {"thread_id": thread_id, "run_id": run_id})
         turn = _Turn()
@@ -154,8 +156,6 @@ class Agent:
             graph_input = {"messages": [HumanMessage(content=message)]}
             if not before.values:
                 graph_input.update(initial_values(self.plan["state"]))
-                if not given_fixtures:
-                    fixtures.clear(thread_id)  # a new thread never inherits an old run's script or mocks
         question: dict[str, Any] | None = None
         # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running

@@ -1,7 +1,9 @@
 """Test fixtures for one thread: the scripted model's replies and the tool mocks.
 
-A conversation under test installs its `script` and `mocks` for its thread id; the scripted model
-and the tool runner look them up by the thread id of the run they serve. A served agent accepts
+A conversation under test gives its `script` and `mocks` on its first turn; the `Agent` keeps them
+per thread (so two agents in one process, or a reused thread id in a new agent, never share them)
+and hands them to every run through the run config, where the scripted model and the tool runner
+read them (`from_config`). A served agent accepts
 fixtures only when started in test mode (see `graphs.server`).
 
 Scripts are keyed by the node's *path* (`node_path`): a node of the spec itself by its id
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fixtures", "clear", "for_thread", "install", "node_path"]
+__all__ = ["CONFIG_KEY", "Fixtures", "from_config", "node_path"]
 
 _NO_MOCK = object()
 
@@ -47,7 +49,8 @@ class Fixtures:
         return value is not _NO_MOCK
 
 
-_REGISTRY: dict[str, Fixtures] = {}
+CONFIG_KEY = "factory_fixtures"
+"""The run config's `configurable` key that carries a turn's `Fixtures` (owned by one `Agent`)."""
 
 
 def node_path(config: Mapping[str, Any], fallback: str = "?") -> str:
@@ -63,16 +66,7 @@ def node_path(config: Mapping[str, Any], fallback: str = "?") -> str:
     return str(config.get("metadata", {}).get("langgraph_node") or fallback)
 
 
-def install(thread_id: str, *, script: dict[str, list[Any]] | None = None,
-            mocks: dict[str, Any] | None = None) -> Fixtures:
-    fixtures = Fixtures(script=dict(script or {}), mocks=dict(mocks or {}))
-    _REGISTRY[thread_id] = fixtures
-    return fixtures
-
-
-def for_thread(thread_id: str | None) -> Fixtures | None:
-    return _REGISTRY.get(thread_id) if thread_id else None
-
-
-def clear(thread_id: str) -> None:
-    _REGISTRY.pop(thread_id, None)
+def from_config(config: Mapping[str, Any]) -> Fixtures | None:
+    """The fixtures of the run `config` belongs to (`Agent.turn` puts them there; None outside tests)."""
+    found = config.get("configurable", {}).get(CONFIG_KEY)
+    return found if isinstance(found, Fixtures) else None

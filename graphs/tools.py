@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from graphs import fixtures
+from graphs.fixtures import Fixtures
 from graphs.plan import ToolPlan
 from graphs.templates import TemplateError, render
 
@@ -53,8 +53,8 @@ class Toolbox:
         return {"type": "function", "function": {"name": name, "description": tool["description"],
                                                   "parameters": tool["parameters"] or _EMPTY_OBJECT}}
 
-    async def call(self, name: str, args: dict[str, Any], *, thread_id: str | None) -> Any:
-        found = fixtures.for_thread(thread_id)
+    async def call(self, name: str, args: dict[str, Any], *, fixtures: Fixtures | None) -> Any:
+        found = fixtures
         if found is not None:
             mocked = found.mock(name)
             if found.is_mocked(mocked):

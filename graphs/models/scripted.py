@@ -56,8 +56,7 @@ class ScriptedChatModel(BaseChatModel):
         except RuntimeError:
             return "?", False, None
         node = fixtures.node_path(config)
-        thread = config.get("configurable", {}).get("thread_id")
-        found = fixtures.for_thread(thread)
+        found = fixtures.from_config(config)
         if found is None:
             return node, False, None
         has, entry = found.next_reply(node)

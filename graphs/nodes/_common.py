@@ -17,7 +17,7 @@ from graphs.templates import TemplateError, render
 from graphs.tools import Toolbox
 
 __all__ = ["NodeContext", "NodeError", "NodeFn", "emit", "prompt_messages", "render_for", "stream_answer",
-           "thread_of", "variables"]
+           "variables"]
 
 NodeFn = Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]
 NOSTREAM: RunnableConfig = {"tags": ["nostream"]}
@@ -43,10 +43,6 @@ class NodeContext:
 def emit(event: str, **data: Any) -> None:
     """Write one event of the vocabulary onto the run's custom stream."""
     get_stream_writer()({"event": event, "data": data})
-
-
-def thread_of(config: RunnableConfig) -> str | None:
-    return config.get("configurable", {}).get("thread_id")
 
 
 class _Prompts(Mapping[str, str]):

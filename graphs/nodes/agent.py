@@ -8,8 +8,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
-from graphs.fixtures import node_path
-from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer, thread_of
+from graphs.fixtures import from_config, node_path
+from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer
 from graphs.plan import NodePlan
 from graphs.tools import ToolError
 
@@ -34,7 +34,7 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
                 try:
                     if call["name"] not in tools:
                         raise ToolError(f"the model called {call['name']!r}, which this node does not offer")
-                    result = await ctx.toolbox.call(call["name"], call["args"], thread_id=thread_of(config))
+                    result = await ctx.toolbox.call(call["name"], call["args"], fixtures=from_config(config))
                     content = json.dumps(result, default=str)
                 except ToolError as exc:
                     result, content = {"error": str(exc)}, json.dumps({"error": str(exc)})

@@ -7,8 +7,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.expressions import CelError, evaluate
-from graphs.fixtures import node_path
-from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit, thread_of
+from graphs.fixtures import from_config, node_path
+from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit
 from graphs.plan import NodePlan
 from graphs.state import state_view
 from graphs.tools import ToolError
@@ -19,7 +19,7 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
         view = {"state": state_view(state, ctx.plan["state"])}
         try:
             args = {name: evaluate(expr, view) for name, expr in node.get("args", {}).items()}
-            result = await ctx.toolbox.call(node["tool"], args, thread_id=thread_of(config))
+            result = await ctx.toolbox.call(node["tool"], args, fixtures=from_config(config))
         except (CelError, ToolError) as exc:
             raise NodeError(f"tool node {node_id!r}: {exc}", code="tool_error") from None
         emit("tool", name=node["tool"], args=args, result=result, node=node_path(config, node_id))
