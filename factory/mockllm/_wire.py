@@ -8,7 +8,6 @@ an `arguments` fragment only (RECIPES.md, "The OpenAI wire format").
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
