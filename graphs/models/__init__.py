@@ -45,7 +45,7 @@ def make_chat_model(settings: ModelPlan, *, override: str | None = None) -> Base
 
 
 def _openai(settings: ModelPlan, name: str | None) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+    from graphs.models.openai_chat import LeanChatOpenAI
 
     key_env = settings.get("api_key_env") or "OPENAI_API_KEY"
     base_url = settings.get("base_url") or os.environ.get("OPENAI_BASE_URL")
@@ -68,4 +68,4 @@ def _openai(settings: ModelPlan, name: str | None) -> BaseChatModel:
         kwargs["temperature"] = settings["temperature"]
     if settings.get("max_tokens") is not None:
         kwargs["max_tokens"] = settings["max_tokens"]
-    return ChatOpenAI(**kwargs)
+    return LeanChatOpenAI(**kwargs)
