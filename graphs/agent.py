@@ -217,8 +217,11 @@ class Agent:
 
     async def _pump(self, graph_input: Any, config: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
         try:
+            # durability="exit": one checkpoint when the turn ends, none between its nodes. A turn is
+            # all or nothing for the thread anyway (see `_restore`), and the writes saved come
+            # before the model call, i.e. off the time to first token.
             async for _ns, mode, chunk in self.graph.astream(
-                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True
+                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True, durability="exit"
             ):
                 queue.put_nowait((mode, chunk))
         except Exception as exc:
