@@ -88,15 +88,25 @@ def prompt_messages(ctx: NodeContext, node: NodePlan, state: dict[str, Any]) -> 
 
 
 async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -> AIMessage:
-    """Stream a model call, emitting each text piece as a `token` event; return the whole message."""
-    full: AIMessageChunk | None = None
+    """Stream a model call, emitting each text piece as a `token` event; return the whole message.
+
+    Text pieces are joined once at the end; only the chunks that carry tool calls or usage are
+    merged (merging every chunk costs a pydantic copy per token).
+    """
+    pieces: list[str] = []
+    structured: AIMessageChunk | None = None
+    message_id: str | None = None
     async for chunk in model.astream(messages):
+        message_id = message_id or chunk.id
         piece = chunk.text
         if piece:
             emit("token", text=piece, node=node_id)
-        full = chunk if full is None else full + chunk
-    if full is None:
-        return AIMessage(content="")
-    if full.usage_metadata:
-        emit("usage", node=node_id, **full.usage_metadata)
-    return AIMessage(content=full.text, tool_calls=full.tool_calls, id=full.id)
+            pieces.append(piece)
+        if chunk.tool_call_chunks or chunk.usage_metadata:
+            bare = chunk.model_copy(update={"content": ""})
+            structured = bare if structured is None else structured + bare
+    usage = structured.usage_metadata if structured is not None else None
+    if usage:
+        emit("usage", node=node_id, **usage)
+    tool_calls = structured.tool_calls if structured is not None else []
+    return AIMessage(content="".join(pieces), tool_calls=tool_calls, id=message_id)
