@@ -206,6 +206,20 @@ class _Checker:
                 self.slot_ref((*path, "into"), node.into)
             elif isinstance(node, m.SubgraphNode):
                 self.subgraph(path, node_id, node)
+            elif isinstance(node, m.PythonNode):
+                self.python_ref((*path, "function"), node.function)
+
+    def python_ref(self, path: Path, ref: str) -> None:
+        """`module:function` must name a module file inside the spec's folder: a spec runs its own
+        code only, never an arbitrary installed module (`subprocess:getoutput`)."""
+        module = ref.partition(":")[0]
+        folder = self.loaded.folder
+        parts = module.split(".")
+        candidates = [folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts) / "__init__.py"]
+        source = next((c for c in candidates if c.is_file()), None)
+        if source is None or not source.resolve().is_relative_to(folder):
+            self.add(path, f"python module {module!r} of {ref!r} is not a file inside the spec's folder",
+                     fix=f"put {parts[-1]}.py next to the spec (a spec may only run code from its own folder)")
 
     def subgraph(self, path: Path, node_id: str, node: m.SubgraphNode) -> None:
         folder = self.loaded.folder
@@ -243,6 +257,8 @@ class _Checker:
                 self.add(("tools", name),
                          f"tool {name!r} needs exactly one of `python`, `http`, `returns` (has {forms})",
                          key=True, fix="keep one form")
+            if tool.python is not None:
+                self.python_ref(("tools", name, "python"), tool.python)
             if tool.parameters is not None and tool.parameters.get("type", "object") != "object":
                 self.add(("tools", name, "parameters"), "tool parameters must be an object schema",
                          fix="use `parameters: {type: object, properties: {...}}`")
