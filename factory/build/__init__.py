@@ -15,18 +15,31 @@ from factory.build._context import (
     write_context,
 )
 from factory.build._engine import connect, engine_available
-from factory.build._image import BuildResult, build_image, prepare_wheelhouse, wheel_cache_dir
+from factory.build._image import (
+    IMAGE_PYTHON,
+    BuildResult,
+    build_image,
+    check_python,
+    host_python,
+    image_python,
+    prepare_wheelhouse,
+    wheel_cache_dir,
+)
 from factory.build._requirements import RUNTIME_REQUIREMENTS, pinned_requirements
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
+    "IMAGE_PYTHON",
     "RUNTIME_REQUIREMENTS",
     "BuildResult",
     "GeneratedContext",
     "build_image",
+    "check_python",
     "connect",
     "copy_runtime",
     "engine_available",
+    "host_python",
+    "image_python",
     "pinned_requirements",
     "prepare_wheelhouse",
     "render_context",

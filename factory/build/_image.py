@@ -27,10 +27,23 @@ from factory.build._context import GeneratedContext
 from factory.build._engine import connect
 from factory.errors import ExitCode, UserError
 
-__all__ = ["BuildResult", "build_image", "prepare_wheelhouse", "wheel_cache_dir"]
+__all__ = [
+    "IMAGE_PYTHON",
+    "BuildResult",
+    "build_image",
+    "check_python",
+    "host_python",
+    "image_python",
+    "prepare_wheelhouse",
+    "wheel_cache_dir",
+]
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _TAIL = 40
+_PYTHON_TAG = re.compile(r"(?:^|/)python:(\d+\.\d+)")
+
+IMAGE_PYTHON = "3.11"
+"""The Python of the supported bases (python:3.11-slim, factory-base:bookworm)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,44 @@ def wheel_cache_dir() -> Path:
         return Path(os.environ["FACTORY_WHEEL_CACHE"])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "factory" / "wheels"
+
+
+def host_python() -> str:
+    """`X.Y` of the Python running `factory`, the one `pip wheel` makes the wheelhouse with."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def image_python(base_image: str, client: Any = None) -> str:
+    """`X.Y` of the base image's Python: its `PYTHON_VERSION` (python:X.Y-slim sets it), else the
+    `python:X.Y...` tag, else 3.11 (factory-base:bookworm is Debian bookworm's 3.11)."""
+    if client is not None:
+        from docker.errors import DockerException
+
+        try:
+            env = client.api.inspect_image(base_image).get("Config", {}).get("Env") or []
+        except DockerException:
+            env = []
+        for item in env:
+            if str(item).startswith("PYTHON_VERSION="):
+                return ".".join(str(item).split("=", 1)[1].split(".")[:2])
+    match = _PYTHON_TAG.search(base_image)
+    return match[1] if match else IMAGE_PYTHON
+
+
+def check_python(*, host: str, image: str, base_image: str) -> None:
+    """A wheelhouse made by Python `host` holds `cpXY` wheels the image's Python `image` cannot install."""
+    if host == image:
+        return
+    raise UserError(
+        f"this machine's Python is {host} but the image's ({base_image}) is {image}: the wheelhouse "
+        f"made here with pip would hold wheels for Python {host} that the image cannot install",
+        hint=(
+            f"run factory from a Python {image} environment (python{image} -m venv .venv && "
+            f".venv/bin/pip install -e '.[dev]'), or pass a base image with Python {host} "
+            f"(--base-image python:{host}-slim)"
+        ),
+        exit_code=ExitCode.BUILD_FAILED,
+    )
 
 
 def prepare_wheelhouse(context: Path, *, console: Console | None = None) -> Path:
@@ -208,6 +259,7 @@ def build_image(
     base_image = base_image or context.base_image
     client = client or connect()
     if wheels:
+        check_python(host=host_python(), image=image_python(base_image, client), base_image=base_image)
         prepare_wheelhouse(context.path, console=console)
     log = _BuildLog()
     started = time.perf_counter()
