@@ -50,7 +50,7 @@ def fix(
 ) -> None:
     """Run the conversations; while some fail, let the patcher model repair the spec (exit 0 green, 1 not)."""
     from factory.cli.schema import spec_json_schema
-    from factory.fix.loop import fix_spec
+    from factory.fix.loop import FixOutcome, fix_spec
     from factory.fix.report import final_diff, write_reports
     from factory.testing.records import RunReport
     from factory.testing.session import arun_spec
@@ -65,15 +65,25 @@ def fix(
     async def run_tests(path: Path) -> RunReport:
         return await arun_spec(path, target=target, model=model)
 
-    outcome = asyncio.run(fix_spec(spec, patcher=patcher, run_tests=run_tests,  # type: ignore[arg-type]
-                                   schema=spec_json_schema(), max_iterations=max_iterations, dry_run=dry_run,
-                                   on_progress=lambda line: err_console.print(f"[dim]fix[/] {line}")))
     base = report or spec.with_name(f"{spec.stem}.fix-report")
-    md, js = write_reports(outcome, base)
-    if dry_run and outcome.final_text != outcome.original_text:
-        patch_file = spec.with_name(f"{spec.stem}.fix.patch")
-        patch_file.write_text(final_diff(outcome), "utf-8")
-        out_console.print(f"patch written to {patch_file} (spec untouched)")
+    written: list[Path] = []
+
+    def on_done(outcome: FixOutcome) -> None:
+        written.extend(write_reports(outcome, base))
+        if dry_run and outcome.final_text != outcome.original_text:
+            patch_file = base.with_name(f"{base.name}.patch")
+            patch_file.write_text(final_diff(outcome), "utf-8")
+            out_console.print(f"patch written to {patch_file} (spec untouched)")
+
+    try:
+        outcome = asyncio.run(fix_spec(spec, patcher=patcher, run_tests=run_tests,  # type: ignore[arg-type]
+                                       schema=spec_json_schema(), max_iterations=max_iterations, dry_run=dry_run,
+                                       on_progress=lambda line: err_console.print(f"[dim]fix[/] {line}"),
+                                       on_done=on_done))
+    finally:
+        if written:
+            err_console.print(f"[dim]report: {written[0]} and {written[1]}[/]")
+    md, js = written
     verdict = "[green]green[/]" if outcome.green else "[red]still failing[/]"
     out_console.print(f"{verdict}: {outcome.passed_before}/{outcome.total} -> {outcome.passed_after}/{outcome.total} "
                       f"conversations pass; {len(outcome.attempts)} patch(es) tried, {outcome.llm_calls} LLM call(s); "

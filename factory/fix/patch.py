@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from factory.spec._yaml import load_yaml
 
-__all__ = ["PatchProposal", "PatchRejected", "apply_to_text", "check_editable", "parse_proposal", "pointer_editable"]
+__all__ = ["PatchProposal", "PatchRejected", "apply_to_text", "check_editable", "parse_proposal", "patched_data",
+           "pointer_editable"]
 
 
 class PatchRejected(Exception):
@@ -164,15 +165,31 @@ def _data(text: str) -> Any:
     return data
 
 
-def apply_to_text(text: str, proposal: PatchProposal) -> str:
-    """The spec text with the patch applied, layout kept; raises `PatchRejected` if it does not apply."""
+def patched_data(text: str, proposal: PatchProposal) -> tuple[Any, Any]:
+    """The spec's data before and after the patch; raises `PatchRejected` if it does not apply."""
+    before = _data(text)
     try:
-        expected = jsonpatch.apply_patch(_data(text), proposal.operations)
+        return before, jsonpatch.apply_patch(before, proposal.operations)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
         raise PatchRejected(f"the patch does not apply: {exc}") from None
+
+
+def _faithful(candidate: str | None, expected: Any) -> bool:
+    if candidate is None:
+        return False
+    try:
+        return bool(_data(candidate) == expected)
+    except PatchRejected:
+        return False
+
+
+def apply_to_text(text: str, proposal: PatchProposal) -> str:
+    """The spec text with the patch applied, layout kept; raises `PatchRejected` if it does not apply."""
+    _before, expected = patched_data(text, proposal)
     new_text = _surgical(text, proposal.operations)
-    if new_text is None or _data(new_text) != expected:
+    if not _faithful(new_text, expected):
         new_text = _round_trip(text, proposal.operations)
-    if _data(new_text) != expected:
+    if not _faithful(new_text, expected):
         raise PatchRejected("the patch could not be written back faithfully")
+    assert new_text is not None
     return new_text

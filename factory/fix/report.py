@@ -22,6 +22,7 @@ def final_diff(outcome: FixOutcome) -> str:
 def markdown(outcome: FixOutcome) -> str:
     lines = [
         f"# factory fix: {outcome.spec}",
+        *(["", f"**The loop stopped early: {outcome.error}**"] if outcome.error else []),
         "",
         f"- result: **{'green' if outcome.green else 'still failing'}** (stopped: {outcome.stop})",
         f"- conversations passing: {outcome.passed_before}/{outcome.total} before, "
@@ -44,7 +45,7 @@ def markdown(outcome: FixOutcome) -> str:
 
 def write_reports(outcome: FixOutcome, base: Path) -> tuple[Path, Path]:
     """Write `<base>.md` and `<base>.json`; returns both paths."""
-    md, js = base.with_suffix(".md"), base.with_suffix(".json")
+    md, js = base.with_name(f"{base.name}.md"), base.with_name(f"{base.name}.json")
     md.write_text(markdown(outcome), "utf-8")
     data = dataclasses.asdict(outcome)
     data.pop("original_text")

@@ -54,7 +54,7 @@ def test_dry_run_leaves_the_spec_untouched(faulty_spec: Path) -> None:
         result = _fix(faulty_spec, server, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert faulty_spec.read_text() == original
-    patch = faulty_spec.with_name("sales_discovery.fix.patch").read_text()
+    patch = (faulty_spec.parent / "report.patch").read_text()  # beside the --report files
     assert '-  - {from: qualify, to: ask_budget, when: \'state.stage == "budgte"\'}' in patch
 
 
@@ -83,3 +83,46 @@ def test_patcher_server_down_is_survived_and_reported(faulty_spec: Path) -> None
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "the patcher model failed" in _report(faulty_spec)["attempts"][0]["reason"]
+
+
+def test_patches_that_change_code_are_refused_whatever_editable_allows(faulty_spec: Path) -> None:
+    text = faulty_spec.read_text().replace(
+        'editable: ["/prompts/*", "/nodes/*/prompt", "/edges/*/when"]',
+        'editable: ["/prompts/*", "/nodes/*", "/tools/*", "/edges/*/when"]')
+    faulty_spec.write_text(text)
+    run_code = _tool_patch([{"op": "replace", "path": "/tools/company_lookup/python", "value": "subprocess:getoutput"}])
+    new_kind = _tool_patch([{"op": "replace", "path": "/nodes/lookup/tool", "value": "book_meeting"}])
+    with MockLLMServer({"queue": [run_code, new_kind, RIGHT]}) as server:
+        result = _fix(faulty_spec, server)
+    assert result.returncode == 0, result.stderr
+    reasons = [a["reason"] for a in _report(faulty_spec)["attempts"]]
+    assert reasons[0] == "the patch changes `tools`, which the fix loop never changes"
+    assert reasons[1] == "the patch changes `tool` of node 'lookup', which the fix loop never changes"
+
+
+def test_default_report_sits_beside_the_spec_and_no_candidate_is_left_there(faulty_spec: Path) -> None:
+    before = sorted(p.name for p in faulty_spec.parent.iterdir())
+    env = {**os.environ, "FACTORY_MODEL": "scripted", "OPENAI_API_KEY": "mock"}
+    with MockLLMServer({"queue": [RIGHT]}) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        result = subprocess.run([sys.executable, "-m", "factory", "fix", str(faulty_spec), "--runner", "inprocess"],
+                                capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    after = sorted(p.name for p in faulty_spec.parent.iterdir() if p.name != "__pycache__")
+    added = sorted(set(after) - set(before))
+    assert added == ["sales_discovery.fix-report.json", "sales_discovery.fix-report.md"]
+
+
+def test_wall_clock_cap_stops_the_loop(faulty_spec: Path) -> None:
+    capped = faulty_spec.read_text().replace("max_llm_calls: 20", "max_llm_calls: 20\n  max_wall_s: 0.001")
+    faulty_spec.write_text(capped)
+    with MockLLMServer({"default": USELESS}) as server:
+        result = _fix(faulty_spec, server)
+        calls = len(server.requests)
+    assert result.returncode == 1
+    assert _report(faulty_spec)["stop"] == "wall_clock" and calls == 0
+
+
+def _tool_patch(operations: list[dict[str, object]]) -> dict[str, object]:
+    return {"tool_calls": [{"name": "apply_spec_patch",
+                            "arguments": {"operations": operations, "rationale": "r"}}]}

@@ -85,3 +85,10 @@ def test_out_of_bounds_and_unappliable_patches_are_rejected() -> None:
                               "rationale": "r"})
     with pytest.raises(PatchRejected, match=r"does not apply"):
         apply_to_text(SALES.read_text(), missing)
+
+
+@pytest.mark.parametrize("value", ["  leading spaces\nsecond line\n", "\tTab first\n", "  a\n b\n"])
+def test_block_scalars_that_start_with_whitespace_fall_back_to_the_round_trip(value: str) -> None:
+    new = apply_to_text(SALES.read_text(), parse_proposal({"operations": [
+        {"op": "replace", "path": "/prompts/ask_pain", "value": value}], "rationale": "r"}))
+    assert yaml.safe_load(new)["prompts"]["ask_pain"] == value
