@@ -38,6 +38,9 @@ PATCH_TOOL: dict[str, Any] = {
     },
 }
 
+MAX_FAILURES = 12
+"""Failure records sent per request: whole records, never a record cut in the middle."""
+
 _SYSTEM = """You repair YAML specs of LangGraph conversational agents so that their scripted test conversations pass.
 Answer ONLY by calling the tool apply_spec_patch with RFC 6902 operations on the spec's JSON form.
 You may only touch these JSON Pointer globs (`*` = one segment): {editable}.
@@ -54,12 +57,15 @@ class PatcherRequest:
 
     def prompt(self) -> str:
         numbered = "\n".join(f"{i:4d} | {line}" for i, line in enumerate(self.spec_text.splitlines(), 1))
+        failures = self.failures[:MAX_FAILURES]
+        more = len(self.failures) - len(failures)
         parts = [
             "## The spec (line numbers for reference)", numbered,
-            "## Failing conversations (structured records)", json.dumps(self.failures, indent=1, default=str)[:20000],
+            "## Failing conversations (structured records)", json.dumps(failures, indent=1, default=str),
+            *([f"({more} more failure records left out)"] if more > 0 else []),
             "## Patches already rejected (do not repeat them)",
             json.dumps(self.rejected, indent=1, default=str) if self.rejected else "none",
-            "## JSON Schema of the spec", json.dumps(self.schema, separators=(",", ":"))[:12000],
+            "## JSON Schema of the spec", json.dumps(self.schema, separators=(",", ":")),
         ]
         return "\n\n".join(parts)
 

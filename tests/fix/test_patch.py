@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,14 @@ def test_block_scalars_that_start_with_whitespace_fall_back_to_the_round_trip(va
     new = apply_to_text(SALES.read_text(), parse_proposal({"operations": [
         {"op": "replace", "path": "/prompts/ask_pain", "value": value}], "rationale": "r"}))
     assert yaml.safe_load(new)["prompts"]["ask_pain"] == value
+
+
+def test_the_patcher_gets_the_whole_schema_and_whole_failure_records() -> None:
+    from factory.cli.schema import spec_json_schema
+    from factory.fix.patcher import MAX_FAILURES, PatcherRequest
+
+    schema = spec_json_schema()
+    failures = [{"conversation": f"c{i}", "transcript": ["x" * 3000]} for i in range(MAX_FAILURES + 3)]
+    prompt = PatcherRequest(spec_text="spec: 1\n", editable=EDITABLE, schema=schema, failures=failures).prompt()
+    assert prompt.rstrip().endswith(json.dumps(schema, separators=(",", ":")))
+    assert prompt.count('"conversation"') == MAX_FAILURES and "(3 more failure records left out)" in prompt
