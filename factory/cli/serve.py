@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +13,7 @@ import typer
 
 from factory.cli._common import ModelOption, SpecArg, data_dir, load_plan
 from factory.cli._output import err_console
-from factory.errors import UserError
+from factory.errors import ExitCode, UserError
 
 __all__ = ["register", "serve"]
 
@@ -24,7 +26,7 @@ def _checkpointer_url(loaded: Any, override: str | None) -> str:
     """Like `factory run`: relative SQLite files live in `FACTORY_DATA_DIR/<name>/` (default `.factory/`)."""
     from graphs.checkpointers import resolve_checkpointer_url
 
-    url = resolve_checkpointer_url(override or loaded.spec.serve.checkpointer)
+    url = override or resolve_checkpointer_url(loaded.spec.serve.checkpointer)  # the flag wins over the env
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
     return url
@@ -43,6 +45,51 @@ def _build(spec: Path, options: dict[str, Any]) -> Any:
     )
 
 
+_CHECKPOINTER_SCHEMES = ("memory", "sqlite:///", "postgres://", "postgresql://")
+
+
+def _check_checkpointer(url: str, base_dir: Path) -> None:
+    """A checkpointer URL with a known scheme (exit 2) that opens (exit 4), before anything binds:
+    a failure inside uvicorn's startup would be a traceback and uvicorn's own exit code."""
+    from graphs.checkpointers import open_checkpointer
+
+    if url != "memory" and not url.startswith(_CHECKPOINTER_SCHEMES[1:]):
+        scheme = url.split("://")[0] + "://" if "://" in url else url
+        raise UserError(
+            f"unknown checkpointer {scheme!r} (--checkpointer, $FACTORY_CHECKPOINTER or serve.checkpointer)",
+            hint="use memory, sqlite:///threads.sqlite or postgres://user@host/db",
+        )
+
+    async def probe() -> None:
+        async with open_checkpointer(url, base_dir=base_dir):
+            pass
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        shown = url.split("@")[-1] if "@" in url else url  # no password on the screen
+        raise UserError(
+            f"cannot open the checkpointer ...{shown}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+            hint="is the database up and the URL right? `--checkpointer sqlite:///threads.sqlite` works offline",
+            exit_code=ExitCode.BUILD_FAILED,
+        ) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind once before uvicorn does, so a busy port is a message (exit 4), not uvicorn's exit 3."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="another process uses the port? pick another with --port",
+            exit_code=ExitCode.BUILD_FAILED,
+        ) from None
+
+
 def reload_app() -> Any:
     """The uvicorn factory used by `--reload`: rebuilt from the spec on every reload."""
     return _build(Path(os.environ[SPEC_ENV]), json.loads(os.environ.get(OPTIONS_ENV, "{}")))
@@ -51,7 +98,7 @@ def reload_app() -> Any:
 def serve(
     spec: SpecArg,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     reload: Annotated[bool, typer.Option("--reload", help="Restart when the spec or its files change.")] = False,
     model: ModelOption = None,
     test_mode: Annotated[
@@ -83,6 +130,8 @@ def serve(
         raise UserError(str(exc), hint="run offline with `--model scripted`") from None
     except AuthConfigError as exc:
         raise UserError(str(exc)) from None
+    _check_checkpointer(app.state.factory.checkpointer_url, Path(spec).resolve().parent)
+    _check_port(host, port)
     limits = app.state.factory.limits
     name = app.title
     path = next(
@@ -94,7 +143,14 @@ def serve(
         f"test page http://{host}:{port}/test/streaming"
     )
     if not reload:
-        uvicorn.run(app, host=host, port=port, ws_max_size=limits.ws_hard_max_bytes)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=limits.ws_hard_max_bytes))
+        server.run()
+        if not server.started:
+            raise UserError(
+                "the server did not start (see the log above)",
+                hint="check the checkpointer URL, the port and the spec's tools",
+                exit_code=ExitCode.BUILD_FAILED,
+            )
         return
     os.environ[SPEC_ENV] = str(spec.resolve())
     os.environ[OPTIONS_ENV] = json.dumps(options)

@@ -16,12 +16,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from graphs.agent import Agent
 from graphs.checkpointers import resolve_checkpointer_url
 from graphs.server import health, openai_compat, pages, sse, websocket
 from graphs.server._turns import ServerState
 from graphs.server.auth import ApiKeyMiddleware, load_api_keys
+from graphs.server.errors import install_error_handlers, json_413
 from graphs.server.langserve_routes import add_langserve_routes
 from graphs.server.limits import Limits
 
@@ -55,6 +57,15 @@ def _reset_sse_starlette() -> None:
     AppStatus.should_exit_event = None
 
 
+class FactoryApp(FastAPI):
+    """FastAPI whose oversized-body `413` is JSON like every other error (see `errors.json_413`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.max_body_size is not None:
+            send = json_413(send, self.max_body_size)
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     plan: Any,
     *,
@@ -86,7 +97,7 @@ def create_app(
             finally:
                 state.agent = None
 
-    app = FastAPI(
+    app = FactoryApp(
         title=plan["name"],
         description=plan.get("description") or "",
         version=str(plan.get("plan", 1)),
@@ -94,6 +105,7 @@ def create_app(
         max_body_size=limits.max_body_bytes,
     )
     app.state.factory = state
+    install_error_handlers(app)
     for module in (health, sse, websocket, openai_compat, pages):
         app.include_router(module.router)
 
@@ -106,6 +118,7 @@ def create_app(
         app,
         get_agent=get_agent,
         plan=plan,
+        limits=limits,
         path=path,
         playground=bool(serve.get("playground", True)),
         name=plan["name"],

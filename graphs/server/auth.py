@@ -4,7 +4,8 @@ A request carries its key as `Authorization: Bearer KEY` or `X-API-Key: KEY` (th
 the former). Browsers cannot set headers on a WebSocket, so `/ws/...` also accepts `?api_key=KEY`;
 and a `factory_api_key` cookie (SameSite=Strict, set by the `/test/streaming` page) lets the
 LangServe playground, which sends no headers, work behind a key. Without a valid key: HTTP 401, or
-the WebSocket is accepted and closed at once with code 1008 (policy violation).
+the WebSocket is accepted and closed at once with code 1008 (policy violation) and a reason that
+says "api key" (a bad thread id also closes with 1008, reason `bad thread id`).
 
 The check is plain ASGI middleware so it covers every route, LangServe's included.
 """
@@ -16,14 +17,16 @@ import json
 import os
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["COOKIE", "ApiKeyMiddleware", "load_api_keys"]
+__all__ = ["AUTH_REASON", "COOKIE", "ApiKeyMiddleware", "load_api_keys"]
 
 COOKIE = "factory_api_key"
 WS_POLICY_VIOLATION = 1008
+# The close reason of a WebSocket without a valid key; clients tell it from `bad thread id` by "api key".
+AUTH_REASON = "invalid or missing api key (send ?api_key=KEY or an Authorization header)"
 # Routes that reveal nothing and run nothing: probes, docs and static pages (their API calls are checked).
 _OPEN_PATHS = ("/health", "/ready", "/docs", "/redoc", "/openapi.json", "/test/streaming", "/favicon.ico")
 
@@ -55,7 +58,7 @@ class ApiKeyMiddleware:
         if scope["type"] not in ("http", "websocket") or not self.keys or self._is_open(scope):
             await self.app(scope, receive, send)
             return
-        if self._valid(self._presented(scope)):
+        if any(self._valid(key) for key in self._presented(scope)):
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await _close_ws(receive, send)
@@ -77,26 +80,29 @@ class ApiKeyMiddleware:
         return any(hmac.compare_digest(presented.encode(), key.encode()) for key in self.keys)
 
     @staticmethod
-    def _presented(scope: Scope) -> str | None:
+    def _presented(scope: Scope) -> list[str]:
+        """The key the request carries, as candidates (a cookie's value raw and URL-decoded)."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
+            return [auth[7:].strip()]
         if headers.get("x-api-key"):
-            return headers["x-api-key"].strip()
+            return [headers["x-api-key"].strip()]
         if scope["type"] == "websocket":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             if query.get("api_key"):
-                return query["api_key"][0]
+                return [query["api_key"][0]]
         if "cookie" in headers:
             cookie: SimpleCookie = SimpleCookie()
             try:
                 cookie.load(headers["cookie"])
             except Exception:  # a malformed cookie header is just no key
-                return None
+                return []
             if COOKIE in cookie:
-                return cookie[COOKIE].value
-        return None
+                # /test/streaming stores encodeURIComponent(key): a key with `/`, `+` or `=` arrives quoted
+                value = cookie[COOKIE].value
+                return [value, unquote(value)]
+        return []
 
 
 async def _unauthorized(send: Send) -> None:
@@ -126,6 +132,6 @@ async def _close_ws(receive: Receive, send: Send) -> None:
         {
             "type": "websocket.close",
             "code": WS_POLICY_VIOLATION,
-            "reason": "a valid API key is required (?api_key=KEY or an Authorization header)",
+            "reason": AUTH_REASON,
         }
     )

@@ -19,27 +19,33 @@ with no server-side table. An explicit `configurable.thread_id` wins.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI
+import anyio
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import get_config_list
 from langchain_core.runnables.utils import ConfigurableFieldSpec
 from langserve import add_routes
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
 from graphs.agent import Agent
+from graphs.server.limits import Limits
 from graphs.state import initial_values
 
 __all__ = [
-    "ChatInput",
     "ChatRunnable",
     "GraphRunnable",
     "add_langserve_routes",
+    "chat_input_model",
+    "input_model",
     "playground_thread_id",
     "state_model",
 ]
@@ -76,16 +82,101 @@ def state_model(plan: Any) -> type[BaseModel]:
     return model
 
 
-class GraphRunnable(Runnable[Any, Any]):
-    """The compiled graph, looked up when called; a fresh thread gets the slot defaults first."""
+# Strict: JSON clients send JSON types; "5" for an integer or "yes" for a boolean is a mistake, not a value.
+_SCALARS: dict[str, Any] = {
+    "string": Annotated[str, Strict()],
+    "integer": Annotated[int, Strict()],
+    "number": Annotated[float, Strict()],
+    "boolean": Annotated[bool, Strict()],
+    "object": dict[str, Any],
+}
+Role = Literal["user", "human", "assistant", "ai", "system"]
 
-    def __init__(self, get_agent: AgentGetter, plan: Any) -> None:
+
+def _slot_annotation(slot: Any) -> Any:
+    """`string` -> str, `list[integer]` -> list[int], an enum -> a `Literal` of its values."""
+    kind = str(slot.get("type") or "string")
+    item_kind = kind[5:-1] if kind.startswith("list[") else None
+    base: Any = _SCALARS.get(item_kind or kind, Any)
+    if slot.get("enum"):
+        base = Literal[tuple(slot["enum"])]
+    if item_kind is None:
+        return base
+    if slot.get("reducer") == "append":
+        return list[base] | base  # type: ignore[valid-type]  # the append reducer takes an item or items
+    return list[base]  # type: ignore[valid-type]
+
+
+def input_model(plan: Any, limits: Limits | None = None) -> type[BaseModel]:
+    """What the graph routes accept: typed messages and each slot as its spec type (or null).
+
+    Anything else is a `422` before the graph runs, so no request can leave a thread holding a
+    value its nodes cannot use (`"turns": "abc"`).
+    """
+    max_chars = (limits or Limits()).max_message_chars
+    message = create_model(
+        "InputMessage",
+        __config__=ConfigDict(extra="forbid"),
+        role=(Role, Field(description="Who speaks: user/human, assistant/ai or system.")),
+        content=(str, Field(max_length=max_chars, description="The text.")),
+    )
+    fields: dict[str, Any] = {
+        "messages": (list[message], Field(default_factory=list, description="Messages to add."))  # type: ignore[valid-type]
+    }
+    for slot, settings in plan["state"].items():
+        annotation = _slot_annotation(settings) | None
+        fields[slot] = (annotation, Field(default=None, description=settings.get("description") or None))
+    title = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", str(plan["name"]))) + "Input"
+    model: type[BaseModel] = create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
+    return model
+
+
+class _OneAtATimePerThread:
+    """`abatch` that runs the inputs of one thread one after another (and different threads at once):
+    the default runs them all at once, and every input after the first would find its thread busy."""
+
+    async def abatch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        configs = get_config_list(config, len(inputs))
+        groups: dict[str, list[int]] = {}
+        for index, one in enumerate(configs):
+            groups.setdefault(_thread_from_config(one) or f"\0{index}", []).append(index)
+        results: list[Any] = [None] * len(inputs)
+
+        async def run(indexes: list[int]) -> None:
+            for index in indexes:
+                try:
+                    results[index] = await self.ainvoke(inputs[index], configs[index], **kwargs)  # type: ignore[attr-defined]
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    results[index] = exc
+
+        await asyncio.gather(*(run(indexes) for indexes in groups.values()))
+        return results
+
+
+class GraphRunnable(_OneAtATimePerThread, Runnable[Any, Any]):
+    """The compiled graph, looked up when called; a fresh thread gets the slot defaults first.
+
+    A run reserves its thread (a busy one is `ThreadBusy`, answered `409`), and a run that fails or is
+    cancelled leaves the thread as it was before it, like `Agent.turn()` does.
+    """
+
+    def __init__(self, get_agent: AgentGetter, plan: Any, limits: Limits | None = None) -> None:
         self._get_agent = get_agent
         self.name = str(plan["name"])
+        self._input_model = input_model(plan, limits)
         self._state_model = state_model(plan)
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
-        return self._state_model
+        return self._input_model
 
     def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         return self._state_model
@@ -94,57 +185,73 @@ class GraphRunnable(Runnable[Any, Any]):
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         return [_THREAD_SPEC]
 
-    async def _prepare(self, input: Any, config: RunnableConfig | None) -> tuple[Agent, Any, RunnableConfig]:
+    @asynccontextmanager
+    async def _run(self, input: Any, config: RunnableConfig | None) -> AsyncIterator[tuple[Agent, Any, RunnableConfig]]:
         agent = self._get_agent()
         prepared: RunnableConfig = RunnableConfig(**(config or {}))
         configurable = dict(prepared.get("configurable") or {})
-        configurable["thread_id"] = _thread_from_config(prepared) or uuid.uuid4().hex
+        thread = configurable["thread_id"] = _thread_from_config(prepared) or uuid.uuid4().hex
         prepared["configurable"] = configurable
         if isinstance(input, BaseModel):
             input = input.model_dump(exclude_unset=True)
-        if isinstance(input, dict):
-            input = {key: value for key, value in input.items() if value is not None}  # unset slots
-            snapshot = await agent.graph.aget_state({"configurable": {"thread_id": configurable["thread_id"]}})
-            if not snapshot.values:
-                input = {**initial_values(agent.plan["state"]), **input}
-        return agent, input, prepared
+        with agent.reserve(thread):
+            thread_config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+            before = await agent.graph.aget_state(thread_config)
+            if isinstance(input, dict):
+                input = {key: value for key, value in input.items() if value is not None}  # unset slots
+                if isinstance(input.get("messages"), list):  # LangServe unpacks only the top level
+                    input["messages"] = [
+                        m.model_dump() if isinstance(m, BaseModel) else m for m in input["messages"]
+                    ]
+                if not before.values:
+                    input = {**initial_values(agent.plan["state"]), **input}
+            try:
+                yield agent, input, prepared
+            except BaseException:
+                # Shielded: the run may be under cancellation (client gone) and must still be undone.
+                # `Agent._restore` is private; the lead owns graphs/agent.py (a public `restore` is asked for).
+                with anyio.CancelScope(shield=True):
+                    await agent._restore(thread_config, before)
+                raise
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         raise NotImplementedError("the served graph runs asynchronously; use ainvoke")
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        agent, input, config = await self._prepare(input, config)
-        with agent.reserve(config["configurable"]["thread_id"]):
+        async with self._run(input, config) as (agent, input, config):
             return await agent.graph.ainvoke(input, config, **kwargs)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        agent, input, config = await self._prepare(input, config)
-        with agent.reserve(config["configurable"]["thread_id"]):
+        async with self._run(input, config) as (agent, input, config):
             async for chunk in agent.graph.astream(input, config, **kwargs):
                 yield chunk
 
     async def astream_events(  # type: ignore[override]
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        agent, input, config = await self._prepare(input, config)
-        with agent.reserve(config["configurable"]["thread_id"]):
+        async with self._run(input, config) as (agent, input, config):
             async for event in agent.graph.astream_events(input, config, **kwargs):
                 yield event
 
     async def astream_log(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        agent, input, config = await self._prepare(input, config)
-        with agent.reserve(config["configurable"]["thread_id"]):
+        async with self._run(input, config) as (agent, input, config):
             async for patch in agent.graph.astream_log(input, config, **kwargs):
                 yield patch
 
 
-class ChatInput(BaseModel):
-    """What the chat playground sends: the conversation so far and the new message."""
-
-    messages: list[dict[str, Any]] = Field(
-        default_factory=list, description="The conversation so far (the playground sends it back)."
+def chat_input_model(limits: Limits | None = None) -> type[BaseModel]:
+    """What the chat playground sends: the conversation so far and the new message (non-empty, at
+    most `serve.max_message_chars`, like every other chat surface)."""
+    max_chars = (limits or Limits()).max_message_chars
+    model: type[BaseModel] = create_model(
+        "ChatInput",
+        messages=(
+            list[dict[str, Any]],
+            Field(default_factory=list, description="The conversation so far (the playground sends it back)."),
+        ),
+        input=(str, Field(min_length=1, max_length=max_chars, description="The new user message.")),
     )
-    input: str = Field(description="The new user message.")
+    return model
 
 
 def playground_thread_id(messages: list[dict[str, Any]], run_id: Any) -> str:
@@ -158,15 +265,16 @@ def playground_thread_id(messages: list[dict[str, Any]], run_id: Any) -> str:
     return f"playground-{run_id}"
 
 
-class ChatRunnable(Runnable[Any, str]):
+class ChatRunnable(_OneAtATimePerThread, Runnable[Any, str]):
     """`{"messages", "input"}` -> the reply, streamed as text; one `Agent.turn()` per call."""
 
-    def __init__(self, get_agent: AgentGetter, name: str) -> None:
+    def __init__(self, get_agent: AgentGetter, name: str, limits: Limits | None = None) -> None:
         self._get_agent = get_agent
         self.name = f"{name}-chat"
+        self._input_model = chat_input_model(limits)
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
-        return ChatInput
+        return self._input_model
 
     @property
     def OutputType(self) -> type[str]:  # noqa: N802 - LangChain's name
@@ -215,23 +323,68 @@ class ChatTurnError(RuntimeError):
     """The turn failed (the thread is restored); the playground shows the message."""
 
 
+def _requested_threads(body: Any, *, chat: bool) -> list[str]:
+    """The thread ids a LangServe request names (`config`, a list of configs for `/batch`, or, for
+    the chat runnable, the playground conversation's thread)."""
+    if not isinstance(body, dict):
+        return []
+    config = body.get("config")
+    configs = config if isinstance(config, list) else [config]
+    threads = [t for c in configs if isinstance(c, dict) and (t := _thread_from_config(c))]  # type: ignore[arg-type]
+    if chat and not threads and isinstance(body.get("input"), dict):
+        messages = body["input"].get("messages")
+        if isinstance(messages, list) and any(isinstance(m, dict) and m.get("runId") for m in messages):
+            threads.append(playground_thread_id(messages, None))
+    return threads
+
+
+def _busy_check(get_agent: AgentGetter, *, chat: bool) -> Callable[[Request], Any]:
+    """A route dependency: a request for a busy thread is `409` before a stream starts (inside a
+    started stream LangServe can only report a generic 500 `error` event)."""
+
+    async def check(request: Request) -> None:
+        if request.method != "POST":
+            return
+        try:
+            body = await request.json()
+        except ValueError:
+            return  # LangServe answers malformed JSON itself
+        agent = get_agent()
+        for thread in _requested_threads(body, chat=chat):
+            if agent.is_busy(thread):
+                raise HTTPException(409, f"a turn is already running on thread {thread!r}; wait for it to end")
+
+    return check
+
+
 def add_langserve_routes(
-    app: FastAPI, *, get_agent: AgentGetter, plan: Any, path: str, playground: bool, name: str
+    app: FastAPI,
+    *,
+    get_agent: AgentGetter,
+    plan: Any,
+    path: str,
+    playground: bool,
+    name: str,
+    limits: Limits | None = None,
 ) -> None:
     """The graph at `path` (its form playground off), the chat runnable at `path/chat` with the chat
     playground, and `path/playground/` redirecting there: the playground people open is the chat."""
+    dependencies: Sequence[Any]
+    dependencies = [Depends(_busy_check(get_agent, chat=False))]
     add_routes(
         app,
-        GraphRunnable(get_agent, plan),
+        GraphRunnable(get_agent, plan, limits),
         path=path,
+        dependencies=dependencies,
         disabled_endpoints=["playground"],
         enable_feedback_endpoint=False,
         enable_public_trace_link_endpoint=False,
     )
     add_routes(
         app,
-        ChatRunnable(get_agent, name),
+        ChatRunnable(get_agent, name, limits),
         path=f"{path}/chat",
+        dependencies=[Depends(_busy_check(get_agent, chat=True))],
         playground_type="chat",
         disabled_endpoints=None if playground else ["playground"],
         enable_feedback_endpoint=False,

@@ -8,6 +8,7 @@ lives in the thread, not in the request. The thread comes from the `X-Thread-Id`
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graphs.agent import Event
 from graphs.server._turns import OpenTurn, encode, open_turn_http, server_state
+from graphs.server.errors import is_utf8, openai_error
+from graphs.server.sse import THREAD_ID_PATTERN
 
 __all__ = ["CompletionRequest", "router"]
 
@@ -33,6 +36,17 @@ _STATUS_BY_CODE = {
 }
 
 
+_THREAD_ID = re.compile(THREAD_ID_PATTERN)
+
+
+class StreamOptions(BaseModel):
+    """OpenAI's `stream_options`; only `include_usage` matters here."""
+
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
 class CompletionRequest(BaseModel):
     """The subset of OpenAI's request the agent uses; other fields are accepted and ignored."""
 
@@ -41,6 +55,7 @@ class CompletionRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, description="Used as the thread id when no X-Thread-Id header is sent.")
 
 
@@ -52,8 +67,7 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code, "param": None}}, status_code=status)
+_openai_error = openai_error
 
 
 @router.get("/v1/models")
@@ -77,9 +91,20 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
     if not users or not _text(users[-1].get("content")):
         return _openai_error(422, "the request needs a user message with text", "no_user_message")
     message = _text(users[-1].get("content"))
+    if not is_utf8(message):
+        return _openai_error(422, "the user message is not valid UTF-8 text (a lone surrogate?)", "bad_text")
     if problem := state.limits.message_error(message):
         return _openai_error(422, problem, "message_too_long")
     thread = request.headers.get("x-thread-id") or body.user
+    if thread is not None and not _THREAD_ID.match(thread):
+        header = request.headers.get("x-thread-id") is not None
+        source = "the X-Thread-Id header" if header else "`user`"
+        return _openai_error(
+            422,
+            f"{source} is used as the thread id and must match {THREAD_ID_PATTERN}",
+            "bad_thread_id",
+            param=None if header else "user",
+        )
     try:
         turn = await open_turn_http(state.require_agent(), message, thread_id=thread)
     except HTTPException as exc:
@@ -88,7 +113,7 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
         raise
     headers = {"X-Thread-Id": turn.thread_id}
     if body.stream:
-        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
         return EventSourceResponse(_chunks(turn, name, include_usage), headers=headers)
     return await _whole(turn, name, headers)
 

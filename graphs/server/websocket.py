@@ -22,9 +22,12 @@ from starlette.websockets import WebSocketDisconnect
 
 from graphs.agent import ThreadBusy
 from graphs.server._turns import ServerState, encode, open_turn, server_state
+from graphs.server.errors import is_utf8
 from graphs.server.sse import THREAD_ID_PATTERN
 
-__all__ = ["router"]
+__all__ = ["BAD_THREAD_ID_REASON", "router"]
+
+BAD_THREAD_ID_REASON = "bad thread id"
 
 router = APIRouter()
 
@@ -100,6 +103,9 @@ class _Session:
                 return
             value = frame["value"]
             text = value if isinstance(value, str) else encode(value)
+        if not is_utf8(text):
+            await self.send(_error("bad_frame", "the text is not valid UTF-8 (a lone surrogate such as \\ud800?)"))
+            return
         if problem := self.state.limits.message_error(text):
             await self.send(_error("message_too_long", problem))
             return
@@ -154,9 +160,14 @@ class _Session:
 
 @router.websocket("/ws/chat/{thread_id}")
 async def ws_chat(ws: WebSocket, thread_id: str) -> None:
-    """Chat over a WebSocket; the thread id is in the path (any new id starts a thread)."""
+    """Chat over a WebSocket; the thread id is in the path (any new id starts a thread).
+
+    A malformed thread id gets a `bad_thread_id` error frame, then a close with code 1008 and reason
+    `bad thread id` (an auth failure closes with 1008 too; its reason mentions the api key).
+    """
     await ws.accept()
     if not _THREAD_ID.match(thread_id):
-        await ws.close(code=1008, reason="the thread id must match " + THREAD_ID_PATTERN)
+        await ws.send_text(_error("bad_thread_id", "the thread id must match " + THREAD_ID_PATTERN))
+        await ws.close(code=1008, reason=BAD_THREAD_ID_REASON)
         return
     await _Session(ws, server_state(ws), thread_id).serve()

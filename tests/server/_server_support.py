@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import socket
 import threading
 import time
@@ -13,12 +14,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from httpx_sse import connect_sse
 
 from factory.compiler import compile_plan
 from factory.spec.loader import load_spec
 from graphs.server import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+ONBOARDING_SPEC = ROOT / "specs" / "onboarding.yaml"
 ECHO_SPEC = Path(__file__).parent / "specs" / "echo.yaml"
 SALES_SPEC = ROOT / "specs" / "sales_discovery.yaml"
 
@@ -92,3 +95,10 @@ def echo_plan(base_url: str, **serve: Any) -> dict[str, Any]:
         model["base_url"] = base_url
     plan["serve"].update(serve)
     return plan
+
+
+def stream(client: httpx.Client, **body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """One `/chat/stream` turn: its events as (name, data)."""
+    with connect_sse(client, "POST", "/chat/stream", json=body) as source:
+        assert source.response.status_code == 200, source.response.read()
+        return [(event.event, json.loads(event.data)) for event in source.iter_sse()]

@@ -7,18 +7,11 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
-from _server_support import LiveServer, echo_plan
+from _server_support import LiveServer, echo_plan, stream
 from httpx_sse import connect_sse
 
 from factory.mockllm import MockLLMServer
-
-
-def stream(client: httpx.Client, **body: Any) -> list[tuple[str, dict[str, Any]]]:
-    with connect_sse(client, "POST", "/chat/stream", json=body) as source:
-        assert source.response.status_code == 200, source.response.read()
-        return [(event.event, json.loads(event.data)) for event in source.iter_sse()]
 
 
 def test_one_turn_streams_the_vocabulary_in_order(echo_server: LiveServer) -> None:
