@@ -88,11 +88,19 @@ def test_out_of_bounds_and_unappliable_patches_are_rejected() -> None:
         apply_to_text(SALES.read_text(), missing)
 
 
-@pytest.mark.parametrize("value", ["  leading spaces\nsecond line\n", "\tTab first\n", "  a\n b\n"])
+@pytest.mark.parametrize("value", ["  leading spaces\nsecond line\n", "  a\n b\n"])
 def test_block_scalars_that_start_with_whitespace_fall_back_to_the_round_trip(value: str) -> None:
     new = apply_to_text(SALES.read_text(), parse_proposal({"operations": [
         {"op": "replace", "path": "/prompts/ask_pain", "value": value}], "rationale": "r"}))
     assert yaml.safe_load(new)["prompts"]["ask_pain"] == value
+
+
+def test_a_value_no_writer_can_keep_faithfully_is_refused_not_mangled() -> None:
+    # ruamel keeps the literal block and writes the tab at the start of its line; libyaml (our
+    # loader) refuses that, so the loop must refuse the patch rather than write a broken spec
+    with pytest.raises(PatchRejected, match="could not be written back faithfully"):
+        apply_to_text(SALES.read_text(), parse_proposal({"operations": [
+            {"op": "replace", "path": "/prompts/ask_pain", "value": "\tTab first\n"}], "rationale": "r"}))
 
 
 def test_the_patcher_gets_the_whole_schema_and_whole_failure_records() -> None:
