@@ -31,6 +31,9 @@ def test_workflow_builds_tests_then_fixes_and_opens_a_pull_request() -> None:
     fix = next(step for step in steps if "factory fix" in step.get("run", ""))
     assert "OPENAI_API_KEY" in fix["if"] and "failure" in fix["if"]
     assert any(step.get("uses", "").startswith("peter-evans/create-pull-request") for step in steps)
+    # the package is not on an index yet: the workflow installs what the repository variable names
+    install = next(step for step in steps if step.get("name") == "Install the factory")
+    assert 'pip install "$FACTORY_REQUIREMENT"' in install["run"] and "exit 1" in install["run"]
 
 
 def test_the_template_users_copy_is_the_one_init_writes(tmp_path: Path) -> None:
