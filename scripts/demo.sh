@@ -10,6 +10,34 @@ export FACTORY_MODEL="${FACTORY_MODEL:-scripted}"
 F=.venv/bin/factory
 SPEC=specs/sales_discovery.yaml
 PORT="${DEMO_PORT:-8765}"
+PY=.venv/bin/python
+
+# wait_ready URL PID LOG WHAT: until URL answers 200 (the venv's Python, no curl needed); if the
+# process dies or 30 s pass, say so with the log's tail and stop the demo.
+wait_ready() {
+  if "$PY" - "$1" "$2" <<'PYEOF'
+import os, sys, time, urllib.request
+url, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(2)
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            if answer.status == 200:
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+sys.exit(1)
+PYEOF
+  then return 0; fi
+  echo "demo: $4 never became ready at $1 (see $3); its log ends with:" >&2
+  tail -n 30 "$3" >&2 || true
+  exit 1
+}
 
 echo "== 1. validate"
 $F validate "$SPEC"
@@ -32,7 +60,7 @@ echo "== 4. serve, and one streamed turn from the terminal client"
 $F serve "$SPEC" --port "$PORT" --checkpointer memory >"${TMPDIR:-/tmp}/factory-demo-serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT/ready" "$SERVER" "${TMPDIR:-/tmp}/factory-demo-serve.log" "factory serve"
 echo "Hi, I'm Ana from Acme and churn is killing us." | $F chat --url "http://127.0.0.1:$PORT"
 echo "playground: http://127.0.0.1:$PORT/sales-discovery/playground/   (streaming comparison: /test/streaming)"
 if [ "${DEMO_KEEP_SERVING:-0}" = 1 ]; then echo "serving until Ctrl-C"; wait $SERVER; fi
@@ -46,7 +74,7 @@ MOCK_PORT=$((PORT + 1))
 $F mock-llm --script scripts/demo/patcher.yaml --port "$MOCK_PORT" >"$WORK/mock-llm.log" 2>&1 &
 MOCK=$!
 trap 'kill $MOCK 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$MOCK_PORT/v1/models" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$MOCK_PORT/v1/models" "$MOCK" "$WORK/mock-llm.log" "factory mock-llm"
 OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" OPENAI_API_KEY=mock \
   $F fix "$WORK/sales_discovery.yaml" --runner inprocess --report "$WORK/fix-report"
 cat "$WORK/fix-report.md"
