@@ -189,19 +189,25 @@ class RichRenderer:
 class _PlainTurn:
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self.out, self.err = out, err
+        self.wrote = False
 
     def event(self, event: ChatEvent) -> None:
         name, data = event["event"], event.get("data") or {}
         if name == "token":
-            self.out.write(str(data.get("text", "")))
+            text = str(data.get("text", ""))
+            self.out.write(text)
             self.out.flush()
+            self.wrote = self.wrote or bool(text)
         elif name == "error":
             self.err.write(f"error {data.get('code', '?')}: {data.get('message', '')}\n")
             self.err.flush()
 
     def close(self, outcome: Outcome) -> None:
-        self.out.write("\n")
-        self.out.flush()
+        """A reply ends with a newline; a failed or cancelled turn prints nothing on stdout (but
+        ends a partly streamed line)."""
+        if outcome == "done" or self.wrote:
+            self.out.write("\n")
+            self.out.flush()
         if outcome == "cancelled":
             self.err.write("cancelled\n")
             self.err.flush()

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from factory.spec.loader import LoadedSpec
@@ -29,15 +31,32 @@ __all__ = [
     "Transport",
     "TransportError",
     "WebSocketTransport",
+    "valid_thread_id",
 ]
 
 ChatEvent = dict[str, Any]
 """One event: `{"event": NAME, "data": {...}}`."""
 
-FailureKind = Literal["unreachable", "auth", "config", "dropped", "refused", "protocol"]
+FailureKind = Literal["unreachable", "auth", "config", "dropped", "refused", "busy", "protocol"]
 
 _DRAIN_TIMEOUT_S = 5.0
 _STALE = ("cancelled", "no_turn")  # the WebSocket server's answers to {"type": "cancel"}
+
+THREAD_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+"""What the server accepts as a thread id (`graphs.server.sse.THREAD_ID_PATTERN`; a test keeps the two
+equal without importing the server into the client)."""
+_THREAD_ID = re.compile(THREAD_ID_PATTERN)
+THREAD_ID_RULE = "1 to 128 letters, digits, `_`, `.`, `:` or `-`"
+
+# After a cancelled turn the server frees the thread a moment later (SSE: when it notices the
+# disconnect); a 409 / `thread_busy` in that window is retried with these pauses (1 s in all).
+_BUSY_RETRY_DELAYS_S = (0.05, 0.1, 0.15, 0.2, 0.25, 0.25)
+_BUSY_RETRY_WINDOW_S = 10.0
+
+
+def valid_thread_id(thread_id: str) -> bool:
+    """True when the server would accept `thread_id` (letters, digits, `_ . : -`, up to 128)."""
+    return bool(_THREAD_ID.fullmatch(thread_id))
 
 
 @dataclass
@@ -45,8 +64,9 @@ class TransportError(Exception):
     """Something between the chat and the agent failed; `fatal` ones end the chat.
 
     Attributes:
-        kind: `unreachable` (nothing listens), `auth` (the key was refused), `dropped` (the
-            connection broke mid-turn), `refused` (the server answered with an HTTP error),
+        kind: `unreachable` (nothing listens), `auth` (a key is missing or was refused), `dropped`
+            (the connection broke mid-turn), `refused` (the server answered with an HTTP error),
+            `busy` (a turn is already running on the thread),
             `protocol` (the server said something we do not understand), `config` (the agent
             cannot be built here, e.g. a model key is missing).
         message: what happened, in words a user understands.
@@ -118,7 +138,8 @@ class InProcessTransport:
                 Agent.open(self.plan, checkpointer=self.checkpointer, base_dir=str(self.loaded.folder),
                            model_override=self.model))
         except ModelConfigError as exc:
-            raise TransportError("config", str(exc), "run offline with `--model scripted`") from None
+            hint = "run offline with `--model scripted`"
+            raise TransportError("config", str(exc), None if "--model scripted" in str(exc) else hint) from None
         except (OSError, ValueError) as exc:
             raise TransportError("config", f"cannot open the checkpointer {self.checkpointer!r}: {exc}",
                                  "pass --checkpointer memory, or fix the spec's serve.checkpointer") from None
@@ -183,11 +204,39 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _auth_error(status: int, key_env: str | None) -> TransportError:
-    where = f"the key in ${key_env}" if key_env else "no API key"
-    hint = (f"check the value of ${key_env} against the server's keys" if key_env else
-            "pass --api-key-env VAR naming the variable that holds a key the server accepts")
-    return TransportError("auth", f"the server refused {where} ({status})", hint)
+def _auth_error(status: str, key_env: str | None) -> TransportError:
+    """`status` is what the server said: `401`, or `WebSocket close 1008`."""
+    if key_env:
+        return TransportError("auth", f"the server refused the API key ({status})",
+                              f"check the value of ${key_env} against the server's keys")
+    return TransportError("auth", f"the server requires an API key ({status}); pass --api-key-env VAR",
+                          "VAR names the environment variable that holds a key the server accepts")
+
+
+def _detail(body: str) -> str:
+    """The `detail` (or `message`) of a JSON error body, else the body itself, shortened."""
+    detail = body.strip()
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        parsed = json.loads(detail)
+        detail = str(parsed.get("detail") or parsed.get("message") or detail)
+    return detail[:300]
+
+
+def _bad_thread_id(thread_id: str, said: str = "") -> TransportError:
+    said = f" ({said})" if said else ""
+    return TransportError("refused", f"the server refused the thread id {thread_id!r}{said}",
+                          f"a thread id is {THREAD_ID_RULE}; /new starts a fresh thread")
+
+
+def _ws_closed_1008(reason: str, thread_id: str, key_env: str | None) -> TransportError:
+    """A WebSocket closed with 1008 (policy violation): the key only when the reason says so."""
+    lowered = reason.lower()
+    if "api key" in lowered or "api_key" in lowered or "authoriz" in lowered:
+        return _auth_error("WebSocket close 1008", key_env)
+    if "thread id" in lowered or "thread_id" in lowered:
+        return _bad_thread_id(thread_id, reason)
+    return TransportError("refused", f"the server closed the WebSocket (1008{f': {reason}' if reason else ''})",
+                          "send your message again; if it persists, look at the server's log")
 
 
 class _HttpBase:
@@ -198,6 +247,12 @@ class _HttpBase:
         self.timeout_s = timeout_s
         self.agent = urlsplit(self.base).netloc
         self._client: Any = None
+        self._cancelled_at: float | None = None
+
+    def _busy_retries(self) -> tuple[float, ...]:
+        """The pauses before retrying a busy thread: some right after a cancel, else none."""
+        recent = self._cancelled_at is not None and time.monotonic() - self._cancelled_at < _BUSY_RETRY_WINDOW_S
+        return _BUSY_RETRY_DELAYS_S if recent else ()
 
     def _http(self) -> Any:
         import httpx
@@ -215,8 +270,8 @@ class _HttpBase:
             response = await self._http().get("/ready", timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise _unreachable(self.base, exc) from None
-        if response.status_code in (401, 403):
-            raise _auth_error(response.status_code, self.api_key_env)
+        if response.status_code == 401:
+            raise _auth_error("401", self.api_key_env)
         if response.status_code == 404:  # an older server without /ready: /health is enough
             with contextlib.suppress(httpx.HTTPError):
                 response = await self._http().get("/health", timeout=self.timeout_s)
@@ -238,8 +293,8 @@ class _HttpBase:
             response = await self._http().post("/chat/stream", json={}, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise _unreachable(self.base, exc) from None
-        if response.status_code in (401, 403):
-            raise _auth_error(response.status_code, self.api_key_env)
+        if response.status_code == 401:
+            raise _auth_error("401", self.api_key_env)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -264,15 +319,13 @@ class _HttpBase:
 
 
 def _http_refusal(status: int, body: str, key_env: str | None) -> TransportError:
-    if status in (401, 403):
-        return _auth_error(status, key_env)
-    detail = body.strip()
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        parsed = json.loads(detail)
-        detail = str(parsed.get("detail") or parsed.get("message") or detail)
-    hints = {409: "a reply is still running on this thread; wait a moment or /new",
+    if status == 401:
+        return _auth_error("401", key_env)
+    hints = {403: "the server does not allow this request; its detail says why",
+             409: "a reply is still running on this thread; wait a moment or /new",
              413: "the message is too long for this server", 422: "the server rejected the message"}
-    return TransportError("refused", f"the server answered {status}: {detail[:300]}",
+    return TransportError("busy" if status == 409 else "refused",
+                          f"the server answered {status}: {_detail(body)}",
                           hints.get(status, "try again; if it persists, look at the server's log"))
 
 
@@ -292,24 +345,24 @@ class SseTransport(_HttpBase):
 
         body = {"message": message, "thread_id": thread_id}
         finished = False
+        retries = list(self._busy_retries())
+        self._cancelled_at = None
         try:
-            async with aconnect_sse(self._http(), "POST", "/chat/stream", json=body) as source:
-                response = source.response
-                if response.status_code >= 400:
-                    text = (await response.aread()).decode(errors="replace")
-                    raise _http_refusal(response.status_code, text, self.api_key_env)
-                async for sse in source.aiter_sse():
-                    if not sse.event or sse.event == "message" and not sse.data:
+            while True:
+                async with aconnect_sse(self._http(), "POST", "/chat/stream", json=body) as source:
+                    response = source.response
+                    if response.status_code == 409 and retries:
+                        await asyncio.sleep(retries.pop(0))  # the cancelled turn is still being freed
                         continue
-                    try:
-                        data = json.loads(sse.data) if sse.data else {}
-                    except ValueError:
-                        raise TransportError("protocol", f"the server sent an event that is not JSON: "
-                                                         f"{sse.data[:200]!r}") from None
-                    yield {"event": sse.event, "data": data}
-                    if sse.event in ("end", "error"):
-                        finished = True
-                        break
+                    if response.status_code >= 400:
+                        text = (await response.aread()).decode(errors="replace")
+                        raise _http_refusal(response.status_code, text, self.api_key_env)
+                    async for event in self._events(source):
+                        yield event
+                        if event["event"] in ("end", "error"):
+                            finished = True
+                            break
+                    break
         except httpx.ConnectError as exc:
             raise _unreachable(self.base, exc) from None
         except (httpx.HTTPError, SSEError) as exc:
@@ -317,8 +370,22 @@ class SseTransport(_HttpBase):
         if not finished:
             raise _dropped(ConnectionError("the stream ended before the reply did"))
 
+    @staticmethod
+    async def _events(source: Any) -> AsyncIterator[ChatEvent]:
+        async for sse in source.aiter_sse():
+            if not sse.event or sse.event == "message" and not sse.data:
+                continue
+            try:
+                data = json.loads(sse.data) if sse.data else {}
+            except ValueError:
+                raise TransportError("protocol", f"the server sent an event that is not JSON: "
+                                                 f"{sse.data[:200]!r}") from None
+            yield {"event": sse.event, "data": data}
+
     async def cancel(self) -> None:
-        """Leaving `aconnect_sse` closed the response; the server sees the disconnect and stops."""
+        """Leaving `aconnect_sse` closed the response; the server sees the disconnect and stops (a
+        moment later: the next turn retries a 409 for a while)."""
+        self._cancelled_at = time.monotonic()
 
 
 # ---------------------------------------------------------------------------------- WebSocket
@@ -327,7 +394,7 @@ class SseTransport(_HttpBase):
 def _ws_url(base: str, thread_id: str) -> str:
     parts = urlsplit(base)
     scheme = "wss" if parts.scheme == "https" else "ws"
-    return urlunsplit((scheme, parts.netloc, f"{parts.path}/ws/chat/{thread_id}", "", ""))
+    return urlunsplit((scheme, parts.netloc, f"{parts.path}/ws/chat/{quote(thread_id, safe='')}", "", ""))
 
 
 def _is_loopback(base: str) -> bool:
@@ -340,7 +407,7 @@ class WebSocketTransport(_HttpBase):
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        self.label = f"ws {_ws_url(self.base, '…').rsplit('/ws/chat/', 1)[0]}"
+        self.label = f"ws {_ws_url(self.base, 'x').rsplit('/ws/chat/', 1)[0]}"
         self._ws: Any = None
         self._ws_thread: str | None = None
 
@@ -361,9 +428,12 @@ class WebSocketTransport(_HttpBase):
                                      open_timeout=self.timeout_s, max_size=None)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            if status in (401, 403):
-                raise _auth_error(status, self.api_key_env) from None
-            raise TransportError("refused", f"the server refused the WebSocket at {url} ({status})",
+            if status == 401:
+                raise _auth_error("401", self.api_key_env) from None
+            body = bytes(exc.response.body or b"").decode(errors="replace")
+            detail = _detail(body)
+            raise TransportError("refused", f"the server refused the WebSocket at {url} "
+                                            f"({status}{f': {detail}' if detail else ''})",
                                  "is this a `factory serve` server? try --transport sse") from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise _unreachable(self.base, exc) from None
@@ -380,17 +450,20 @@ class WebSocketTransport(_HttpBase):
         await self._close_ws()
         await super().close()
 
-    async def _recv(self) -> ChatEvent:
+    async def _closed(self, exc: Any, thread_id: str) -> TransportError:
+        """The error for a socket the server closed: 1008 is the key only when its reason says so."""
+        await self._close_ws()
+        if exc.rcvd is not None and exc.rcvd.code == 1008:
+            return _ws_closed_1008(exc.rcvd.reason or "", thread_id, self.api_key_env)
+        return _dropped(exc)
+
+    async def _recv(self, thread_id: str) -> ChatEvent:
         from websockets.exceptions import ConnectionClosed
 
         try:
             raw = await self._ws.recv()
         except ConnectionClosed as exc:
-            await self._close_ws()
-            code = exc.rcvd.code if exc.rcvd is not None else None
-            if code == 1008:
-                raise _auth_error(1008, self.api_key_env) from None
-            raise _dropped(exc) from None
+            raise await self._closed(exc, thread_id) from None
         try:
             frame = json.loads(raw)
             return {"event": str(frame["event"]), "data": frame.get("data") or {}}
@@ -407,19 +480,27 @@ class WebSocketTransport(_HttpBase):
                 await ws.send(json.dumps(frame))
                 return
             except ConnectionClosed as exc:
-                await self._close_ws()
-                if exc.rcvd is not None and exc.rcvd.code == 1008:
-                    raise _auth_error(1008, self.api_key_env) from None
-                if attempt == 2:
-                    raise _dropped(exc) from None
+                error = await self._closed(exc, thread_id)
+                if error.kind != "dropped" or attempt == 2:
+                    raise error from None
 
     async def turn(self, message: str, thread_id: str) -> AsyncIterator[ChatEvent]:
+        retries = list(self._busy_retries())
+        self._cancelled_at = None
         await self._send(thread_id, {"type": "message", "text": message})
         started = False
         while True:
-            event = await self._recv()
-            if not started and event["event"] == "error" and event["data"].get("code") in _STALE:
+            event = await self._recv(thread_id)
+            code = event["data"].get("code") if event["event"] == "error" else None
+            if not started and code in _STALE:
                 continue  # the answer to an earlier cancel that raced with the end of its turn
+            if not started and code == "thread_busy" and retries:
+                await asyncio.sleep(retries.pop(0))  # the cancelled turn is still being freed
+                await self._send(thread_id, {"type": "message", "text": message})
+                continue
+            if code == "bad_thread_id":  # the server closes the socket after this frame
+                await self._close_ws()
+                raise _bad_thread_id(thread_id, str(event["data"].get("message") or ""))
             started = True
             yield event
             if event["event"] in ("end", "error"):
@@ -431,13 +512,15 @@ class WebSocketTransport(_HttpBase):
         The server answers a cancel with an `error` frame coded `cancelled`, or `no_turn` when the
         turn had already ended (its remaining frames, up to `end`, arrive first).
         """
+        self._cancelled_at = time.monotonic()
         if self._ws is None:
             return
+        thread_id = self._ws_thread or ""
         try:
             await self._ws.send(json.dumps({"type": "cancel"}))
             async with asyncio.timeout(_DRAIN_TIMEOUT_S):
                 while True:
-                    event = await self._recv()
+                    event = await self._recv(thread_id)
                     if event["event"] == "error" and event["data"].get("code") in _STALE:
                         return
         except Exception:  # TransportError, TimeoutError, a closed socket: start afresh next turn

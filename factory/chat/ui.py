@@ -17,7 +17,7 @@ from typing import Any
 
 from factory.chat._input import LineReader
 from factory.chat._render import Outcome, Renderer
-from factory.chat.transports import Transport, TransportError
+from factory.chat.transports import THREAD_ID_RULE, Transport, TransportError, valid_thread_id
 from factory.errors import ExitCode
 
 __all__ = ["HELP", "ChatSession", "new_thread_id"]
@@ -180,7 +180,12 @@ class ChatSession:
         if not arg:
             self.renderer.info(f"thread {self.thread_id} (switch with /thread ID)")
             return True
-        self.thread_id, self.answering = arg.split()[0], False
+        wanted = arg.split()[0]
+        if not valid_thread_id(wanted):
+            self.renderer.info(f"cannot switch to {wanted!r}: a thread id is {THREAD_ID_RULE}; "
+                               f"still on thread {self.thread_id}")
+            return True
+        self.thread_id, self.answering = wanted, False
         self.renderer.info(f"switched to thread {self.thread_id}")
         return True
 

@@ -42,13 +42,22 @@ def chat(
     """
     from factory.chat._input import PipeReader, make_terminal_reader
     from factory.chat._render import PlainRenderer, Renderer, RichRenderer
-    from factory.chat.transports import SseTransport, Transport, WebSocketTransport
+    from factory.chat.transports import (
+        THREAD_ID_RULE,
+        SseTransport,
+        Transport,
+        WebSocketTransport,
+        valid_thread_id,
+    )
     from factory.chat.ui import ChatSession
 
     if (spec is None) == (url is None):
         raise UserError("give either a spec file or --url, not both" if spec else "give a spec file or --url",
                         hint="factory chat specs/agent.yaml --model scripted   or   "
                              "factory chat --url http://127.0.0.1:8000")
+    if thread is not None and not valid_thread_id(thread):
+        raise UserError(f"--thread {thread!r} is not a thread id: a thread id is {THREAD_ID_RULE}",
+                        hint="leave --thread out to start a new thread")
     chosen: Transport
     if url is not None:
         api_key = None

@@ -189,6 +189,27 @@ def start_server(tmp: Path, *, keys_env: str | None = None, keys: str = "") -> S
     raise AssertionError(f"the server never became ready:\n{log.read_text()}")
 
 
+def start_fake_server(tmp: Path) -> Server:
+    """`fake_server.py` on a free port: the rare failures (403, bad thread ids, 409 after a cancel)."""
+    port = free_port()
+    log = tmp / f"fake-{port}.log"
+    handle = log.open("wb")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_server.py")), str(port)],
+                            cwd=str(ROOT), stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the fake server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return Server(proc, port, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the fake server never became ready:\n{log.read_text()}")
+
+
 def stop_server(server: Server) -> None:
     server.proc.terminate()
     try:

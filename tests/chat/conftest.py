@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chat_harness import GOOD_KEY, KEYS_ENV, Server, Term, base_env, start_server, stop_server
+from chat_harness import GOOD_KEY, KEYS_ENV, Server, Term, base_env, start_fake_server, start_server, stop_server
 
 
 @pytest.fixture
@@ -34,5 +34,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server that accepts only `GOOD_KEY` (serve.auth.api_keys_env set in its plan)."""
     srv = start_server(tmp_path_factory.mktemp("keyed"), keys_env=KEYS_ENV, keys=GOOD_KEY)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`fake_server.py`: 403s, bad thread ids and a 409 right after a cancel, on demand."""
+    srv = start_fake_server(tmp_path_factory.mktemp("fake"))
     yield srv
     stop_server(srv)

@@ -60,13 +60,14 @@ def test_a_refused_key_is_a_clear_message(transport: str, keyed_server: Server, 
     args = ["--url", keyed_server.url, "--transport", transport, "--api-key-env", "MY_KEY"]
     result = _chat(args, "hi\n", tmp_path, MY_KEY="wrong-key")
     assert result.returncode == 2
-    assert "the server refused the key in $MY_KEY (401)" in result.stderr
-    assert "hint:" in result.stderr
+    assert "error: the server refused the API key (401)" in result.stderr
+    assert "hint: check the value of $MY_KEY" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
     result = _chat(["--url", keyed_server.url, "--transport", transport], "hi\n", tmp_path)
     assert result.returncode == 2
-    assert "refused no API key" in result.stderr and "--api-key-env" in result.stderr
+    assert "error: the server requires an API key (401); pass --api-key-env VAR" in result.stderr
+    assert "refused no API key" not in result.stderr
 
 
 @pytest.mark.parametrize("transport", ["sse", "ws"])
@@ -76,6 +77,63 @@ def test_the_right_key_chats(transport: str, keyed_server: Server, tmp_path: Pat
     assert result.returncode == 0, result.stderr
     assert result.stdout == REPLY.format("hi") + "\n"
     assert KEYS_ENV  # the server reads its keys from this variable (see chat_harness.start_server)
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_a_bad_thread_id_is_caught_before_it_is_sent(transport: str, request: pytest.FixtureRequest,
+                                                     tmp_path: Path) -> None:
+    """`/thread bad/id` is refused by the chat (which stays on its thread), not sent: over WS it used
+    to end the chat as "the server refused no API key (403)"."""
+    result = _chat(_remote(request, transport), "/thread bad/id\nhi\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "cannot switch to 'bad/id'" in result.stderr
+    assert "API key" not in result.stderr
+    assert result.stdout == REPLY.format("hi") + "\n"
+
+
+@pytest.mark.parametrize("mode", ["in-process", "sse", "ws"])
+def test_a_bad_thread_option_is_a_usage_error(mode: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    args = [SPEC, "--model", "scripted", "--checkpointer", "memory"] if mode == "in-process" \
+        else _remote(request, mode)
+    result = _chat([*args, "--thread", "bad id!"], "hi\n", tmp_path)
+    assert result.returncode == 2
+    assert "--thread 'bad id!' is not a thread id" in result.stderr
+    assert "(400)" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_a_403_is_not_a_key_problem_and_the_chat_goes_on(transport: str, fake_server: Server,
+                                                         tmp_path: Path) -> None:
+    """A 403 (e.g. `script` refused outside test mode) shows its status and detail; the failed turn
+    prints nothing on stdout; the next thread works; the piped chat exits 1 at the end."""
+    args = ["--url", fake_server.url, "--transport", transport, "--thread", "forbidden-1"]
+    result = _chat(args, "hi\n/thread ok-1\nhi\n", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "API key" not in result.stderr
+    assert "403" in result.stderr
+    if transport == "sse":
+        assert "the server answered 403: `script` and `mocks` are accepted only in test mode" in result.stderr
+    assert result.stdout == "ok: hi\n", "a failed turn prints nothing on stdout"
+
+
+@pytest.mark.parametrize("thread", ["reject-new-1", "reject-old-1"])
+def test_a_websocket_refusing_the_thread_id_is_not_a_key_problem(thread: str, fake_server: Server,
+                                                                 tmp_path: Path) -> None:
+    """A server that rejects the thread id (an `error` frame `bad_thread_id` and close 1008 "bad
+    thread id", or, older, only the close) is reported as such and the chat goes on."""
+    args = ["--url", fake_server.url, "--transport", "ws", "--thread", thread]
+    result = _chat(args, "hi\n/thread ok-2\nhi\n", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"the server refused the thread id {thread!r}" in result.stderr
+    assert "API key" not in result.stderr
+    assert result.stdout == "ok: hi\n"
+
+
+def test_a_missing_model_key_is_explained_once(tmp_path: Path) -> None:
+    result = _chat([SPEC, "--checkpointer", "memory"], "hi\n", tmp_path)
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY" in result.stderr
+    assert result.stderr.count("--model scripted") == 1, result.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -166,3 +166,22 @@ def test_ctrl_c_at_the_prompt_keeps_the_chat(reader: str, term: Callable[..., Te
     t.command("a whole line", "first token")
     t.type_line("/quit")
     assert t.exit_code() == 0
+
+
+def test_a_409_right_after_a_cancel_is_retried(fake_server: Server, term: Callable[..., Term]) -> None:
+    """After Ctrl-C the server frees the thread a moment later; the fake answers the next two
+    messages with 409, which the chat retries (for up to a second) instead of reporting busy."""
+    t = term("chat", "--url", fake_server.url, "--thread", "cancel-then-busy")
+    t.wait_prompt(1)
+    t.type_line("slow")
+    t.wait_for("slow slow slow")
+    t.child.sendintr()
+    t.wait_for("cancelled")
+    t.idle()
+    t.type_line("right after")
+    screen = t.wait_for(lambda s: "ok: right after" in s or "answered 409" in s)
+    assert "answered 409" not in screen, screen
+    assert "ok: right after" in screen
+    t.idle()
+    t.type_line("/quit")
+    assert t.exit_code() == 0
