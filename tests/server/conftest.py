@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _server_support import SALES_SPEC, LiveServer, echo_plan
+from _server_support import ONBOARDING_SPEC, SALES_SPEC, LiveServer, echo_plan
 
 from factory.compiler import compile_plan
 from factory.mockllm import MockLLMServer
@@ -46,5 +46,19 @@ def sales_server(sales_plan: dict[str, Any], tmp_path: Path, monkeypatch: pytest
         checkpointer=f"sqlite:///{tmp_path}/t.sqlite",
         model_override="scripted",
         test_mode=True,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def onboarding_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """specs/onboarding.yaml (interrupt nodes) on the scripted model, as `factory serve --model scripted`."""
+    monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    with LiveServer(
+        compile_plan(load_spec(ONBOARDING_SPEC)),
+        base_dir=ONBOARDING_SPEC.parent,
+        checkpointer=f"sqlite:///{tmp_path}/t.sqlite",
+        model_override="scripted",
     ) as server:
         yield server

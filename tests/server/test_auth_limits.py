@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import openai
 import pytest
@@ -58,9 +59,41 @@ def test_websocket_without_a_key_is_closed_with_1008(keyed_server: LiveServer) -
     with connect(f"{keyed_server.ws_url}/ws/chat/t1") as ws, pytest.raises(ConnectionClosed) as closed:
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "api key" in closed.value.rcvd.reason  # what clients tell an auth failure by
     with connect(f"{keyed_server.ws_url}/ws/chat/t1?api_key=k-one") as ws:
         ws.send(json.dumps({"type": "message", "text": "hi"}))
         assert json.loads(ws.recv(timeout=5))["event"] == "metadata"
+
+
+def test_the_test_page_cookie_is_url_decoded(
+    mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/test/streaming stores `encodeURIComponent(key)`; a key with `/`, `+`, `=` must still work."""
+    key = "k/one+two=="
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ECHO_KEYS", key)
+    plan = echo_plan(mock_llm.base_url, auth={"api_keys_env": "ECHO_KEYS"})
+    with LiveServer(plan, base_dir=tmp_path) as server, server.client() as client:
+        page = client.get("/test/streaming").text
+        ok = client.get("/v1/models", headers={"Cookie": f"factory_api_key={quote(key, safe='')}"})
+        raw = client.get("/v1/models", headers={"Cookie": f'factory_api_key="{key}"'})
+        wrong = client.get("/v1/models", headers={"Cookie": "factory_api_key=k%2Fother"})
+    assert "encodeURIComponent(key)" in page
+    assert ok.status_code == 200 and ok.json()["data"][0]["id"] == "echo-bot"
+    assert raw.status_code == 200 and wrong.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/chat/stream", "/v1/chat/completions", "/echo-bot/invoke", "/echo-bot/batch", "/echo-bot/chat/stream"]
+)
+def test_an_oversized_body_is_a_json_413_on_every_route(echo_server: LiveServer, path: str) -> None:
+    with echo_server.client() as client:
+        body = json.dumps({"input": "x" * 70000})
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        chunked = client.post(path, content=iter([body.encode()]))  # no content-length: counted as it arrives
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+    assert "65536" in response.json()["detail"]
+    assert chunked.status_code == 413 and chunked.json()["detail"]
 
 
 def test_cors_allows_the_configured_origin_only(keyed_server: LiveServer) -> None:

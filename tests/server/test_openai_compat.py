@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import openai
 import pytest
 from _server_support import LiveServer
@@ -66,3 +69,43 @@ def test_unknown_model_is_404(echo_server: LiveServer) -> None:
     with pytest.raises(openai.NotFoundError, match="echo-bot"):
         client_for(echo_server).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
     assert [m.id for m in client_for(echo_server).models.list()] == ["echo-bot"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "code"),
+    [
+        ({"stream": True, "stream_options": 5}, {}, "invalid_request"),
+        ({"stream": True, "stream_options": {"include_usage": "lots"}}, {}, "invalid_request"),
+        ({"user": "bad id!"}, {}, "bad_thread_id"),
+        ({}, {"X-Thread-Id": "x" * 200}, "bad_thread_id"),
+        ({"messages": "hi"}, {}, "invalid_request"),
+        ({"messages": [{"role": "user", "content": "\ud800"}]}, {}, "bad_text"),
+    ],
+)
+def test_bad_requests_are_openai_errors_and_leave_the_thread_free(
+    echo_server: LiveServer, body: dict[str, Any], headers: dict[str, str], code: str
+) -> None:
+    request = {"model": "echo-bot", "messages": [{"role": "user", "content": "hi"}], "user": "oa-bad", **body}
+    with echo_server.client() as client:
+        # ASCII JSON, so a lone surrogate travels as its `\ud800` escape
+        response = client.post(
+            "/v1/chat/completions",
+            content=json.dumps(request),
+            headers={"content-type": "application/json", **headers},
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and error["type"] == "invalid_request_error" and error["message"]
+        again = client.post(
+            "/v1/chat/completions",
+            json={"model": "echo-bot", "messages": [{"role": "user", "content": "hi"}], "user": "oa-bad"},
+        )
+    assert again.status_code == 200 and again.json()["thread_id"] == "oa-bad"
+
+
+def test_the_sdk_shows_a_bad_thread_id_as_a_bad_request(echo_server: LiveServer) -> None:
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client_for(echo_server).chat.completions.create(
+            model="echo-bot", messages=[{"role": "user", "content": "hi"}], user="someone@example.com"
+        )
+    assert "thread id" in str(raised.value)

@@ -55,3 +55,41 @@ def test_factory_serve_rejects_an_invalid_spec(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 3, result.stderr
+
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FACTORY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("FACTORY_CHECKPOINTER", None)
+    return subprocess.run(
+        [sys.executable, "-m", "factory", "serve", str(SALES_SPEC), "--model", "scripted", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_user_mistakes_are_messages_with_exit_codes_not_tracebacks(tmp_path: Path) -> None:
+    closed = free_socket()
+    closed_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: an unreachable Postgres
+    busy = free_socket()
+    busy.listen()
+    try:
+        cases = {
+            "bogus": (_serve(tmp_path, "--checkpointer", "bogus://x"), 2, "unknown checkpointer"),
+            "postgres": (
+                _serve(tmp_path, "--checkpointer", f"postgresql://u:s3cret@127.0.0.1:{closed_port}/db"),
+                4,
+                "cannot open the checkpointer",
+            ),
+            "port_range": (_serve(tmp_path, "--port", "99999"), 2, "65535"),
+            "port_in_use": (_serve(tmp_path, "--port", str(busy.getsockname()[1])), 4, "cannot listen"),
+        }
+    finally:
+        busy.close()
+    for name, (result, code, needle) in cases.items():
+        assert result.returncode == code, (name, result.stderr)
+        assert needle in result.stderr and "Traceback" not in result.stderr, (name, result.stderr)
+    assert "s3cret" not in cases["postgres"][0].stderr

@@ -135,12 +135,14 @@ def test_two_turns_on_one_thread_at_once_the_second_is_refused(
         (json.dumps({"message": "x" * 70000}).encode(), 413, ""),
         (json.dumps({"message": "hi", "script": {"answer": ["x"]}}).encode(), 403, "test-mode"),
         (json.dumps({"message": "hi", "thread_id": "bad id!"}).encode(), 422, "pattern"),
+        (b'{"message": "\\ud800"}', 422, "unicode"),  # a lone surrogate: not UTF-8, and the 422 is encodable
     ],
 )
 def test_bad_requests_get_clear_errors(echo_server: LiveServer, content: bytes, status: int, needle: str) -> None:
     with echo_server.client() as client:
         response = client.post("/chat/stream", content=content, headers={"content-type": "application/json"})
         assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"  # 413 included
         assert needle.lower() in response.text.lower()
         assert client.get("/health").status_code == 200
 

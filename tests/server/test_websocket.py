@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from _server_support import LiveServer
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from factory.mockllm import MockLLMServer
@@ -46,6 +47,8 @@ def test_many_turns_on_one_socket(echo_server: LiveServer) -> None:
         (json.dumps({"type": "message", "text": "x" * 70000}), "frame_too_large"),
         (json.dumps({"type": "message", "text": "hi", "script": {}}), "forbidden"),
         (json.dumps({"type": "cancel"}), "no_turn"),
+        ('{"type": "message", "text": "\\ud800"}', "bad_frame"),  # a lone surrogate is not UTF-8 text
+        ('{"type": "resume", "value": "a\\udfffb"}', "bad_frame"),
     ],
 )
 def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
@@ -93,9 +96,14 @@ def test_closing_the_socket_cancels_the_model_call(echo_server: LiveServer, mock
     assert mock_llm.wait_for_event("disconnected", timeout=5).request_id == 1
 
 
-def test_resume_answers_an_interrupt(sales_server: LiveServer, sales_plan: dict[str, Any]) -> None:
-    """`resume` is a message for a thread with a pending interrupt (the sales spec has none: plain turn)."""
-    with connect(f"{sales_server.ws_url}/ws/chat/ws-resume") as ws:
-        ws.send(json.dumps({"type": "resume", "value": "Hello"}))
-        frames = until_end(ws)
-    assert frames[-1]["event"] == "end"
+def test_a_bad_thread_id_gets_an_error_frame_and_a_close_that_is_not_an_auth_failure(
+    echo_server: LiveServer,
+) -> None:
+    with connect(f"{echo_server.ws_url}/ws/chat/bad%20id!") as ws:
+        error = json.loads(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert error["event"] == "error" and error["data"]["code"] == "bad_thread_id"
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "bad thread id")
+
