@@ -57,9 +57,11 @@ def test_factory_serve_rejects_an_invalid_spec(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stderr
 
 
-def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _serve(tmp_path: Path, *args: str, checkpointer_env: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FACTORY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("FACTORY_CHECKPOINTER", None)
+    if checkpointer_env:
+        env["FACTORY_CHECKPOINTER"] = checkpointer_env
     return subprocess.run(
         [sys.executable, "-m", "factory", "serve", str(SALES_SPEC), "--model", "scripted", *args],
         capture_output=True,
@@ -79,6 +81,12 @@ def test_user_mistakes_are_messages_with_exit_codes_not_tracebacks(tmp_path: Pat
     try:
         cases = {
             "bogus": (_serve(tmp_path, "--checkpointer", "bogus://x"), 2, "unknown checkpointer"),
+            # the flag wins over $FACTORY_CHECKPOINTER (docs/serving.md): it is the one checked
+            "flag_wins": (
+                _serve(tmp_path, "--checkpointer", "bogus://x", checkpointer_env="memory"),
+                2,
+                "unknown checkpointer",
+            ),
             "postgres": (
                 _serve(tmp_path, "--checkpointer", f"postgresql://u:s3cret@127.0.0.1:{closed_port}/db"),
                 4,
