@@ -71,7 +71,9 @@ def test_local_runner_serves_the_agent_and_stops_it() -> None:
 def test_local_runner_reports_a_server_that_dies(tmp_path: Path) -> None:
     folder = tmp_path / "spec"
     shutil.copytree(SALES_SPEC.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "sales_tools.py").write_text("raise RuntimeError('broken tools module')\n")
+    # the functions the spec names stay defined (the loader checks them); importing the module fails
+    tools = folder / "sales_tools.py"
+    tools.write_text(tools.read_text() + "\nraise RuntimeError('broken tools module')\n")
     with (
         pytest.raises(UserError) as caught,
         start_runner(
