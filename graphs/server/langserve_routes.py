@@ -2,7 +2,9 @@
 
 - `serve.path` (`/invoke`, `/batch`, `/stream`, `/stream_events`, `/stream_log`, `/playground/`, the
   schemas): the compiled LangGraph graph itself. Pass `config={"configurable": {"thread_id": ...}}`
-  to continue a thread; without one every call starts a new thread.
+  to continue a thread; without one every call starts a new thread. Its input is typed from the
+  plan (`input_model`: messages as `{role, content}`, each slot as its spec type), so a bad request
+  is a `422`; a run reserves its thread and a failed or cancelled run restores it.
 - `serve.path + "/chat"` (same endpoints, `playground_type="chat"`): input
   `{"messages": [...], "input": "text"}`, output the reply as a string streamed token by token. It
   runs through `Agent.turn()`, so it shares the thread lock, the restore-on-error and the events.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -369,13 +371,11 @@ def add_langserve_routes(
 ) -> None:
     """The graph at `path` (its form playground off), the chat runnable at `path/chat` with the chat
     playground, and `path/playground/` redirecting there: the playground people open is the chat."""
-    dependencies: Sequence[Any]
-    dependencies = [Depends(_busy_check(get_agent, chat=False))]
     add_routes(
         app,
         GraphRunnable(get_agent, plan, limits),
         path=path,
-        dependencies=dependencies,
+        dependencies=[Depends(_busy_check(get_agent, chat=False))],
         disabled_endpoints=["playground"],
         enable_feedback_endpoint=False,
         enable_public_trace_link_endpoint=False,
