@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from graphs.errors import AgentConfigError
 from graphs.expressions import evaluate
 from graphs.models import make_chat_model, model_override_from_env
-from graphs.nodes import NodeContext, build_node
+from graphs.nodes import NodeContext, NodeError, build_node
 from graphs.plan import EdgePlan, Plan
+from graphs.spec_code import SpecCode
 from graphs.state import state_schema, state_view
-from graphs.tools import Toolbox
+from graphs.tools import Toolbox, ToolError
 
 __all__ = ["build_graph"]
 
@@ -47,19 +48,26 @@ def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = 
     inside it pause and resume the parent's thread.
     """
     model_override = model_override or model_override_from_env()
-    for entry in plan.get("python_path", []):
-        folder = str((Path(base_dir) / entry).resolve())
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
+    code = SpecCode(Path(base_dir) / (plan.get("python_path") or ["."])[0])
     used = _used_models(plan)
     models = {alias: make_chat_model(settings, override=model_override)
               for alias, settings in plan["models"].items() if alias in used}
     subgraphs = {node_id: build_graph(node["plan"], base_dir=base_dir, model_override=model_override)
                  for node_id, node in plan["nodes"].items() if node["kind"] == "subgraph"}
-    ctx = NodeContext(plan=plan, models=models, toolbox=Toolbox(plan["tools"]), subgraphs=subgraphs)
+    ctx = NodeContext(plan=plan, models=models, toolbox=Toolbox(plan["tools"], code), subgraphs=subgraphs)
+    for name, tool in plan["tools"].items():  # load the spec's code now: a broken module fails the start
+        if tool["form"] == "python":
+            try:
+                ctx.toolbox.function(tool["python"])
+            except ToolError as exc:
+                raise AgentConfigError(f"tool {name!r} of {plan['name']!r}: {exc}") from None
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(plan["state"]))
     for node_id, node in plan["nodes"].items():
-        builder.add_node(node_id, build_node(node_id, node, ctx))  # type: ignore[call-overload]
+        try:
+            function = build_node(node_id, node, ctx)
+        except (NodeError, ToolError) as exc:
+            raise AgentConfigError(f"node {node_id!r} of {plan['name']!r}: {exc}") from None
+        builder.add_node(node_id, function)  # type: ignore[call-overload]
     by_source: dict[str, list[EdgePlan]] = {}
     for edge in plan["edges"]:
         by_source.setdefault(edge["source"], []).append(edge)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["classify_error"]
+__all__ = ["AgentConfigError", "classify_error"]
+
+
+class AgentConfigError(RuntimeError):
+    """The agent cannot be built as configured (a model without its key, a spec module that does not
+    import): a user's problem, reported without a traceback."""
 
 
 def classify_error(exc: BaseException) -> tuple[str, bool, str]:

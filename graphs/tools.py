@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib
 import inspect
 import json
 import os
@@ -16,9 +15,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graphs.fixtures import Fixtures
 from graphs.plan import ToolPlan
+from graphs.spec_code import CodeError, SpecCode
 from graphs.templates import TemplateError, render
 
-__all__ = ["ToolError", "Toolbox", "import_function"]
+__all__ = ["ToolError", "Toolbox"]
 
 _EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -27,26 +27,23 @@ class ToolError(RuntimeError):
     """A tool failed; the message is safe to show."""
 
 
-def import_function(ref: str) -> Callable[..., Any]:
-    """`module:function` -> the callable (modules resolve from the spec's folder first)."""
-    module_name, _, attr = ref.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError) as exc:
-        raise ToolError(f"cannot import {ref!r}: {exc}") from None
-
-
 class Toolbox:
     """The spec's tools, callable by name; honours the thread's mocks."""
 
-    def __init__(self, tools: dict[str, ToolPlan]) -> None:
-        self.tools = tools
+    def __init__(self, tools: dict[str, ToolPlan], code: SpecCode) -> None:
+        self.tools, self.code = tools, code
+
+    def function(self, ref: str) -> Callable[..., Any]:
+        try:
+            return self.code.function(ref)
+        except CodeError as exc:
+            raise ToolError(str(exc)) from None
 
     def schema(self, name: str) -> dict[str, Any]:
         """The OpenAI function-tool schema the model sees."""
         tool = self.tools[name]
         if tool["form"] == "python" and tool["parameters"] is None:
-            spec = convert_to_openai_tool(import_function(tool["python"]))
+            spec = convert_to_openai_tool(self.function(tool["python"]))
             spec["function"]["name"] = name
             spec["function"]["description"] = tool["description"]
             return spec
@@ -66,7 +63,7 @@ class Toolbox:
         if form == "returns":
             return copy.deepcopy(tool["returns"])
         if form == "python":
-            return await _python(name, import_function(tool["python"]), args)
+            return await _python(name, self.function(tool["python"]), args)
         return await _http(name, tool["http"], args)
 
 

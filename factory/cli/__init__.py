@@ -7,6 +7,7 @@ import sys
 import typer
 
 from factory.errors import ExitCode, SpecError, UserError
+from graphs.errors import AgentConfigError
 
 __all__ = ["app", "main"]
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=True)
     except (SpecError, UserError) as exc:
         fail(exc)
+    except AgentConfigError as exc:  # a spec's model key or code that cannot be loaded at build time
+        fail(UserError(str(exc), hint="fix the spec's code or settings (`factory validate` checks the spec)",
+                       exit_code=ExitCode.BUILD_FAILED))
     except KeyboardInterrupt:
         return 130
     except SystemExit as exc:

@@ -29,7 +29,7 @@ async def _run(plan: Any, base_dir: str, message: str, thread: str | None, model
                     err_console.print(f"[dim]tool {event.data['name']}({json.dumps(event.data['args'])})[/]")
                 elif event.event == "error":
                     err_console.print(f"\n[red]error[/] {event.data['code']}: {event.data['message']}")
-                    return ExitCode.TESTS_FAILED
+                    return ExitCode.BUILD_FAILED  # the turn failed in the engine (model, tool, node)
                 elif event.event == "end":
                     out_console.print()
                     err_console.print(f"[dim]thread {thread or '-'} | path {' > '.join(event.data['path'])} | "

@@ -3,6 +3,7 @@ secrets, paths and test conversations. Each check appends `SpecIssue`s; none sto
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
@@ -220,6 +221,20 @@ class _Checker:
         if source is None or not source.resolve().is_relative_to(folder):
             self.add(path, f"python module {module!r} of {ref!r} is not a file inside the spec's folder",
                      fix=f"put {parts[-1]}.py next to the spec (a spec may only run code from its own folder)")
+            return
+        function = ref.partition(":")[2]
+        try:
+            names = _top_level_names(source.read_text("utf-8"))
+        except SyntaxError as exc:
+            self.add(path, f"{source.name} does not parse: {exc.msg}", file=str(source), line=exc.lineno or 1,
+                     column=exc.offset or 1, fix="fix the Python syntax")
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(path, f"cannot read {source.name}: {exc}", fix="save it as UTF-8 text")
+            return
+        if function not in names:
+            self.add(path, f"module {module!r} ({source.name}) defines no {function!r}",
+                     fix=f"define `def {function}(...)` in {source.name}, or use one of {sorted(names)[:8]}")
 
     def subgraph(self, path: Path, node_id: str, node: m.SubgraphNode) -> None:
         folder = self.loaded.folder
@@ -329,6 +344,21 @@ def _name_position(template: str, name: str) -> tuple[int, int]:
             return line, found.start() + 1
         first = first if first is not None else found.start() + 1
     return line, first or 1
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Names a module defines at its top level (read, never imported: validation runs no user code)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
 
 
 def _strings(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from graphs.errors import AgentConfigError
 from graphs.plan import ModelPlan
 
 __all__ = ["ModelConfigError", "make_chat_model", "model_override_from_env"]
@@ -19,7 +20,7 @@ __all__ = ["ModelConfigError", "make_chat_model", "model_override_from_env"]
 OVERRIDE_ENV = "FACTORY_MODEL"
 
 
-class ModelConfigError(RuntimeError):
+class ModelConfigError(AgentConfigError):
     """A model cannot be built as configured (a missing key variable, an unknown override)."""
 
 

@@ -16,12 +16,12 @@ from langchain_core.runnables import RunnableConfig
 from graphs.nodes._common import NodeContext, NodeError, NodeFn
 from graphs.plan import NodePlan
 from graphs.state import state_view
-from graphs.tools import ToolError, import_function
+from graphs.tools import ToolError
 
 
 def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     try:
-        function = import_function(node["function"])
+        function = ctx.toolbox.function(node["function"])
     except ToolError as exc:
         raise NodeError(f"python node {node_id!r}: {exc}", code="import_error") from None
     allowed = set(ctx.plan["state"])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from graphs.spec_code import SpecCode
 from graphs.tools import Toolbox
 
 Runner = Callable[..., Any]
@@ -119,10 +120,10 @@ def test_agent_gives_up_after_max_steps(converse: Runner) -> None:
 def test_python_tool_schema_comes_from_the_signature(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "nk_schema_tools.py").write_text(
         "def book(room: str, nights: int, breakfast: bool = False) -> str:\n    return room\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
     box = Toolbox({"book": {"form": "python", "description": "Book a room.", "parameters": None,
                             "python": "nk_schema_tools:book"},
-                   "fixed": {"form": "returns", "description": "Canned.", "parameters": None, "returns": 1}})
+                   "fixed": {"form": "returns", "description": "Canned.", "parameters": None, "returns": 1}},
+                  SpecCode(tmp_path))
     function = box.schema("book")["function"]
     assert function["name"] == "book" and function["description"] == "Book a room."
     assert function["parameters"]["properties"] == {
