@@ -26,6 +26,8 @@ _SECRET = re.compile(
 )
 _PROMPT_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _RESERVED_IDS = {"start", "end"}
+_DUNDER = re.compile(r"^__.*__$")
+"""LangGraph reserves `__start__`, `__end__` (and keeps the `__x__` form for itself)."""
 _STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
 _CHECKPOINTER = re.compile(r"^(memory|sqlite:///.+|postgres(ql)?://.+)$")
 
@@ -56,7 +58,10 @@ class _Checker:
                 self.add(("state", slot), f"invalid slot name {slot!r}", key=True,
                          fix="use letters, digits and `_` (not `messages`, which always exists)")
         for node_id in self.spec.nodes:
-            if not re.match(m.ID_RE, node_id) or node_id in _RESERVED_IDS:
+            if _DUNDER.match(node_id):
+                self.add(("nodes", node_id), f"invalid node id {node_id!r}: LangGraph reserves `__name__` ids",
+                         key=True, fix=f"rename it, e.g. `{node_id.strip('_') or 'node'}`")
+            elif not re.match(m.ID_RE, node_id) or node_id in _RESERVED_IDS:
                 self.add(("nodes", node_id), f"invalid node id {node_id!r}", key=True,
                          fix="use letters, digits and `_`; `start` and `end` are reserved")
 
