@@ -147,7 +147,7 @@ class Agent:
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id,
                                                    fixtures.CONFIG_KEY: self._fixtures.get(thread_id)}}
         run_id = uuid.uuid4().hex
-        yield Event("metadata", {"thread_id": thread_id, "run_id": run_id})
+        yield Event("metadata", {"thread_id": thread_id, "run_id": run_id, "agent": self.plan["name"]})
         turn = _Turn()
         before = await self.graph.aget_state(config)
         if before.interrupts:

@@ -88,8 +88,17 @@ class HttpSseTarget:
     (`factory serve --test-mode`); a production server answers 403, reported as a `UserError`.
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 120.0, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 120.0, headers: dict[str, str] | None = None,
+                 agent: str | None = None) -> None:
+        import httpx
+
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise UserError(f"--target {url!r} is not a valid URL: {exc}",
+                            hint="use e.g. http://127.0.0.1:8000") from None
         self.url = url.rstrip("/")
+        self.agent = agent
         self.description = self.url
         self._timeout_s, self._headers = timeout_s, dict(headers or {})
         self._client: Any = None
@@ -128,10 +137,19 @@ class HttpSseTarget:
                 async for sse in source.aiter_sse():
                     if not sse.data:
                         continue
-                    yield {"event": sse.event, "data": json.loads(sse.data)}
+                    event = {"event": sse.event, "data": json.loads(sse.data)}
+                    self._check_agent(event)
+                    yield event
         except httpx.ConnectError as exc:
             raise UserError(f"cannot reach {self.url}: {exc}",
                             hint="start it with `factory serve SPEC --test-mode --model scripted`") from None
+
+
+    def _check_agent(self, event: dict[str, Any]) -> None:
+        served = event["data"].get("agent") if event["event"] == "metadata" else None
+        if self.agent and served and served != self.agent:
+            raise UserError(f"{self.url} serves the agent {served!r}, not {self.agent!r} (the spec under test)",
+                            hint="point --target at a server started from this spec")
 
 
 def _http_problem(url: str, status: int, text: str) -> UserError:
@@ -160,7 +178,7 @@ class _RunnerTarget(HttpSseTarget):
     """An `HttpSseTarget` against an agent a runner starts before the run and stops after it."""
 
     def __init__(self, name: str, *, loaded: LoadedSpec, plan: Plan, model: str | None) -> None:
-        super().__init__("http://runner.invalid")
+        super().__init__("http://runner.invalid", agent=loaded.spec.name)
         self.description = name
         self._runner = runner_url(name, loaded=loaded, plan=plan, model=model)
         self._name = name
@@ -184,7 +202,7 @@ def open_target(target: str, *, loaded: LoadedSpec, plan: Plan, model: str | Non
     if target == "inprocess":
         return InProcessTarget(plan, base_dir=loaded.folder, model=model)
     if target.startswith(("http://", "https://")):
-        return HttpSseTarget(target)
+        return HttpSseTarget(target, agent=loaded.spec.name)
     if target in RUNNERS:
         return _RunnerTarget(target, loaded=loaded, plan=plan, model=model)
     raise UserError(f"unknown --target {target!r}",

@@ -105,3 +105,15 @@ def test_same_failures_over_sse(tmp_path: Path) -> None:
 def test_a_production_server_refuses_scripts(mini: Path) -> None:
     with served(mini, test_mode=False) as url, pytest.raises(UserError, match=r"refused the test's script"):
         run_spec(mini, target=url)
+
+
+def test_a_server_running_another_agent_is_refused(mini: Path) -> None:
+    other = Path(__file__).resolve().parents[2] / "specs" / "support_triage.yaml"
+    with served(other) as url, pytest.raises(UserError, match=r"serves the agent 'support-triage', not 'mini'"):
+        run_spec(mini, target=url)
+
+
+def test_a_malformed_url_is_a_usage_error(mini: Path) -> None:
+    done = subprocess.run([str(FACTORY), "test", str(mini), "--target", "http://[::1"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "is not a valid URL" in done.stderr and "Traceback" not in done.stderr
