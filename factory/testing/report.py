@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from factory.errors import UserError
 from factory.testing.records import ConversationResult, RunReport
 
 __all__ = ["live_progress", "print_report", "write_json", "write_junit"]
@@ -94,9 +95,20 @@ def to_json(reports: Sequence[RunReport]) -> dict[str, object]:
             "reports": [r.model_dump(mode="json") for r in reports]}
 
 
+@contextmanager
+def _report_file(path: Path) -> Iterator[None]:
+    """A report that cannot be written is a usage error with the path, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        raise UserError(f"cannot write the report {str(path)!r}: {exc.strerror or exc}",
+                        hint="choose a writable path for --json / --junit-xml") from None
+
+
 def write_json(reports: Sequence[RunReport], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(reports), indent=2, default=str) + "\n", encoding="utf-8")
+    with _report_file(path):
+        path.write_text(json.dumps(to_json(reports), indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def write_junit(reports: Sequence[RunReport], path: Path) -> None:
@@ -117,5 +129,5 @@ def write_junit(reports: Sequence[RunReport], path: Path) -> None:
                                                 f"(needs {r.min_pass_rate:.0%}): {first}")
                 failure.text = "\n\n".join(f.render() for f in r.failures)
     ET.indent(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    with _report_file(path):
+        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -107,3 +107,12 @@ def test_repeat_option(mini: Path) -> None:
     assert done.returncode == 0
     assert "PASS small talk [2/2] (" in done.stdout
     assert "(4/4 attempts" in done.stdout
+
+
+def test_an_unwritable_report_path_is_a_usage_error(tmp_path: Path) -> None:
+    spec = write_mini(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = factory(spec, "--json", blocker / "report.json")
+    assert done.returncode == 2
+    assert "cannot write the report" in done.stderr and "Traceback" not in done.stderr
