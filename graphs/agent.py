@@ -197,7 +197,10 @@ class Agent:
             yield Event("error", {"code": code, "message": text, "retryable": retryable})
             return
         if question is not None:
-            for piece in split_tokens(question["question"]):
+            pieces = split_tokens(question["question"])
+            if turn.reply and not turn.reply[-1].endswith("\n"):
+                pieces = ["\n\n", *pieces]  # the question follows what a node already said this turn
+            for piece in pieces:
                 turn.token(piece)
                 yield Event("token", {"text": piece, "node": question["node"]})
             yield Event("interrupt", {"question": question["question"], "node": question["node"]})

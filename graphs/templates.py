@@ -32,7 +32,12 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
 
-_ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _finalize(value: Any) -> Any:
+    """An unset slot renders as nothing, not as the word "None"."""
+    return "" if value is None else value
+
+
+_ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize)
 
 
 class TemplateError(ValueError):
