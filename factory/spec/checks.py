@@ -4,6 +4,7 @@ secrets, paths and test conversations. Each check appends `SpecIssue`s; none sto
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
@@ -64,6 +65,44 @@ class _Checker:
             elif not re.match(m.ID_RE, node_id) or node_id in _RESERVED_IDS:
                 self.add(("nodes", node_id), f"invalid node id {node_id!r}", key=True,
                          fix="use letters, digits and `_`; `start` and `end` are reserved")
+
+    def state(self) -> None:
+        """Slots are typed at validation: reducer, default and enum must fit the slot's `type`."""
+        for name, slot in self.spec.state.items():
+            path: Path = ("state", name)
+            kind = slot.type
+            item = kind[5:-1] if kind.startswith("list[") else None
+            if slot.reducer == "append" and item is None:
+                self.add((*path, "reducer"), f"slot {name!r}: `reducer: append` needs a list, but its type is {kind!r}",
+                         key=True, fix="set `type: list[string]` (or another list type), or use `reducer: replace`")
+            elif slot.reducer == "merge" and kind != "object":
+                self.add((*path, "reducer"), f"slot {name!r}: `reducer: merge` needs an object, but its type is {kind!r}",
+                         key=True, fix=("use `reducer: append` for a list" if item is not None else
+                                        "set `type: object`, or use `reducer: replace`"))
+            enum_ok = True
+            if slot.enum is not None:
+                wanted = item or kind
+                bad = [v for v in slot.enum if not _fits(wanted, v)]
+                if bad:
+                    enum_ok = False
+                    self.add((*path, "enum"), f"slot {name!r}: enum values {_json(bad)} do not match type {wanted!r}",
+                             key=True, fix=f"write {_TYPE_WORDS[wanted]} values, or change `type:`"
+                                           + (" (quote text that looks like a number or `true`)"
+                                              if wanted == "string" else ""))
+            if "default" not in slot.model_fields_set or slot.default is None:
+                continue
+            if not _fits(kind, slot.default):
+                self.add((*path, "default"), f"slot {name!r}: default {_json(slot.default)} does not match type {kind!r}",
+                         key=True, fix=f"write a default of type `{kind}`, e.g. `default: {_EXAMPLES[kind]}`"
+                                       + (" (quote text that looks like a number or `true`)" if kind == "string" else "")
+                                       + ", or remove it")
+            elif slot.enum is not None and enum_ok:
+                values = slot.default if item is not None else [slot.default]
+                outside = [v for v in values if v not in slot.enum]
+                if outside:
+                    self.add((*path, "default"),
+                             f"slot {name!r}: default {_json(slot.default)} is not in its enum {_json(slot.enum)}",
+                             key=True, fix=f"use one of {_json(slot.enum)}, or add {_json(outside[0])} to the enum")
 
     def model_ref(self, path: Path, alias: str | None, *, what: str) -> str | None:
         name = alias or self.spec.default_model
@@ -322,6 +361,37 @@ class _Checker:
                          fix="start it with `/`, e.g. `/prompts/*`")
 
 
+_TYPE_WORDS = {"string": "text", "integer": "whole-number", "number": "number", "boolean": "`true`/`false`",
+               "object": "mapping"}
+_EXAMPLES = {
+    "string": '""', "integer": "0", "number": "0.0", "boolean": "false", "object": "{}",
+    **{f"list[{t}]": "[]" for t in ("string", "integer", "number", "boolean", "object")},
+}
+
+
+def _json(value: Any) -> str:
+    """A value as the user would write it (`true`, `"yes"`), shortened."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """Whether `value` is of slot type `kind` (`true` is not a number; `1.0` is not an integer)."""
+    if kind.startswith("list["):
+        return isinstance(value, list) and all(_fits(kind[5:-1], v) for v in value)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    if kind == "string":
+        return isinstance(value, str)
+    return isinstance(value, dict)
+
+
 def _or_one_of(names: Any) -> str:
     return f" or use one of {sorted(names)}" if names else ""
 
@@ -384,6 +454,7 @@ def check_spec(loaded: LoadedSpec, *, load_child: Callable[[FsPath], LoadedSpec]
 
     checker = _Checker(loaded, load_child, stack)
     checker.ids()
+    checker.state()
     checker.prompts()
     checker.tools()
     checker.nodes()
