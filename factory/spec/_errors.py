@@ -9,8 +9,8 @@ drop the errors of union members the value plainly was not meant to be, and phra
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -74,16 +74,84 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, str | None, bool]
     return tuple(path), member, True
 
 
-@lru_cache(maxsize=1)
-def _known_fields() -> tuple[str, ...]:
-    from factory.spec import models
+def _model_at(path: Path, data: Any) -> Any:
+    """The pydantic model that validates the mapping at `path` of `data` (None when unsure).
 
-    names: set[str] = set()
-    for obj in vars(models).values():
-        if isinstance(obj, type) and issubclass(obj, models._Model):
-            for name, info in obj.model_fields.items():
-                names.add(info.alias or name)
-    return tuple(sorted(names))
+    Follows the field annotations from `Spec` down: `dict[str, X]` and `list[X]` consume one step,
+    `X | None` and `Annotated[...]` unwrap, a union of models picks the member the value was
+    written as (its `kind:` for nodes, a mapping for `str | PromptFile`).
+    """
+    from pydantic import BaseModel
+
+    from factory.spec.models import Spec
+
+    tp: Any = Spec
+    steps = list(path)
+    while True:
+        tp = _unwrap(tp, data)
+        if tp is None:
+            return None
+        if not steps:
+            return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+        step = steps.pop(0)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = {info.alias or name: info for name, info in tp.model_fields.items()}
+            if step not in fields:
+                return None
+            tp = fields[step].annotation
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif get_origin(tp) is list:
+            tp = get_args(tp)[0]
+        else:
+            return None
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            data = None
+
+
+def _unwrap(tp: Any, data: Any) -> Any:
+    from pydantic import BaseModel
+
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(members) == 1:
+                tp = members[0]
+            elif len(models) == 1 and isinstance(data, dict):
+                tp = models[0]
+            elif models and isinstance(data, dict):
+                kind = data.get("kind")
+                tagged = [mdl for mdl in models if "kind" in mdl.model_fields
+                          and kind in get_args(mdl.model_fields["kind"].annotation)]
+                return tagged[0] if len(tagged) == 1 else None
+            else:
+                return None
+        else:
+            return tp
+
+
+def _allowed_keys(path: Path, data: Any) -> list[str] | None:
+    """The keys the model at `path` accepts, or None when the location is not a known model."""
+    model = _model_at(path, data)
+    if model is None:
+        return None
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _unknown_key_fix(key: str, allowed: list[str] | None) -> str:
+    if allowed is None:
+        return "remove the key (see `factory schema` for the keys allowed here)"
+    candidates = [k for k in allowed if k != key and not k.startswith("$")]
+    close = difflib.get_close_matches(key, candidates, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"remove the key; the keys allowed here are: {', '.join(candidates)}"
 
 
 def _where(path: Path) -> str:
@@ -120,9 +188,7 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
             fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
         else:
             message = f"unknown key {key!r} in {_where(path[:-1])}"
-            close = difflib.get_close_matches(key, _known_fields(), n=1)
-            fix = (f"did you mean {close[0]!r}?" if close
-                   else "remove the key (see `factory schema` for the keys allowed here)")
+            fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
         return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
     if kind == "missing":
         missing = str(loc[-1])

@@ -487,3 +487,39 @@ def test_yaml_1_1_surprises_stay_text(tmp_path: Path) -> None:
     loaded = load_spec(path)
     assert loaded.spec.description == "1:30"
     assert loaded.spec.tests[0].turns[0].user == "no"
+
+
+@pytest.mark.parametrize(("text", "line", "column", "message", "fix"), [
+    (edit("{provider: scripted}", "{provider: scripted, stream: false}"), 4, 30,
+     "unknown key 'stream' in models/main", "did you mean 'streaming'?"),
+    (add("base: x\n"), 14, 1, "unknown key 'base' in the top level",
+     "remove the key; the keys allowed here are: spec, name, description, models, default_model, state, prompts, "
+     "tools, nodes, edges, serve, tests, fix"),
+    (edit(GREET, "  greet: {kind: reply, prompt: hello, stream: true, streaming: true}"), 10, 53,
+     "unknown key 'streaming' in nodes/greet", "did you mean 'stream'?"),
+    (edit(GREET, "  greet: {kind: set, values: {topic: '1'}, into: topic}"), 10, 44,
+     "unknown key 'into' in nodes/greet",
+     "remove the key; the keys allowed here are: description, kind, values"),
+    (edit("{type: string}", "{type: string, defualt: x}"), 6, 25, "unknown key 'defualt' in state/topic",
+     "did you mean 'default'?"),
+    (add("tools:\n  t: {description: d, http: {url: 'https://x.test', header: {}}}\n"), 15, 53,
+     "unknown key 'header' in tools/t/http", "did you mean 'headers'?"),
+    (add("tools:\n  t: {description: d, return: 1}\n"), 15, 23, "unknown key 'return' in tools/t",
+     "did you mean 'returns'?"),
+    (edit(EDGE_END, "  - {from: greet, to: end, wen: x}"), 13, 28, "unknown key 'wen' in edges/1",
+     "did you mean 'when'?"),
+    (add("serve: {paht: /x}\n"), 14, 9, "unknown key 'paht' in serve", "did you mean 'path'?"),
+    (add("fix: {max_iter: 3}\n"), 14, 7, "unknown key 'max_iter' in fix", "did you mean 'max_iterations'?"),
+    (add(TESTS.replace("    turns:", "    mock: {}\n    turns:")), 16, 5, "unknown key 'mock' in tests/0",
+     "did you mean 'mocks'?"),
+    (add(TESTS.replace("{user: hi}", "{usr: hi}")), 16, 14, "unknown key 'usr' in tests/0/turns/0",
+     "did you mean 'user'?"),
+    (add(TESTS.replace("{user: hi}", "{user: hi, expect: [{judje: ok}]}")), 16, 34,
+     "unknown key 'judje' in tests/0/turns/0/expect/0", "did you mean 'judge'?"),
+])
+def test_unknown_key_suggests_a_field_of_that_place(tmp_path: Path, text: str, line: int, column: int,
+                                                     message: str, fix: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    issues = [i for i in _issues(path) if i.message.startswith("unknown key")]
+    assert [(i.line, i.column, i.message, i.fix) for i in issues] == [(line, column, message, fix)]
