@@ -73,12 +73,14 @@ class _Checker:
             kind = slot.type
             item = kind[5:-1] if kind.startswith("list[") else None
             if slot.reducer == "append" and item is None:
-                self.add((*path, "reducer"), f"slot {name!r}: `reducer: append` needs a list, but its type is {kind!r}",
-                         key=True, fix="set `type: list[string]` (or another list type), or use `reducer: replace`")
+                self.add((*path, "reducer"),
+                         f"slot {name!r}: `reducer: append` needs a list, but its type is {kind!r}", key=True,
+                         fix="set `type: list[string]` (or another list type), or use `reducer: replace`")
             elif slot.reducer == "merge" and kind != "object":
-                self.add((*path, "reducer"), f"slot {name!r}: `reducer: merge` needs an object, but its type is {kind!r}",
-                         key=True, fix=("use `reducer: append` for a list" if item is not None else
-                                        "set `type: object`, or use `reducer: replace`"))
+                self.add((*path, "reducer"),
+                         f"slot {name!r}: `reducer: merge` needs an object, but its type is {kind!r}", key=True,
+                         fix=("use `reducer: append` for a list" if item is not None
+                              else "set `type: object`, or use `reducer: replace`"))
             enum_ok = True
             if slot.enum is not None:
                 wanted = item or kind
@@ -92,10 +94,10 @@ class _Checker:
             if "default" not in slot.model_fields_set or slot.default is None:
                 continue
             if not _fits(kind, slot.default):
-                self.add((*path, "default"), f"slot {name!r}: default {_json(slot.default)} does not match type {kind!r}",
-                         key=True, fix=f"write a default of type `{kind}`, e.g. `default: {_EXAMPLES[kind]}`"
-                                       + (" (quote text that looks like a number or `true`)" if kind == "string" else "")
-                                       + ", or remove it")
+                quote = " (quote text that looks like a number or `true`)" if kind == "string" else ""
+                self.add((*path, "default"),
+                         f"slot {name!r}: default {_json(slot.default)} does not match type {kind!r}", key=True,
+                         fix=f"write a `{kind}` default, e.g. `default: {_EXAMPLES[kind]}`{quote}, or remove it")
             elif slot.enum is not None and enum_ok:
                 values = slot.default if item is not None else [slot.default]
                 outside = [v for v in values if v not in slot.enum]
