@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -17,6 +18,56 @@ class GraphIssue:
     message: str
     fix: str | None = None
     key: bool = False
+
+
+_SPACE_OUTSIDE_STRINGS = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|\s+""")
+_SIMPLE = re.compile(r"^[A-Za-z_][\w.]*$")
+_STR = r"""(?:"[^"\\\n]*"|'[^'\\\n]*')"""
+_EQ = rf"(?:state\.([A-Za-z_]\w*)==({_STR})|({_STR})==state\.([A-Za-z_]\w*))"
+_EQ_ONE = re.compile(_EQ)
+_EQ_ANY = re.compile(rf"^{_EQ}(?:\|\|{_EQ})*$")
+
+
+def _squeeze(expression: str) -> str:
+    """The expression without white space (string literals kept as written)."""
+    return _SPACE_OUTSIDE_STRINGS.sub(lambda found: found.group(1) or "", expression)
+
+
+def _negates(a: str, b: str) -> bool:
+    """Whether squeezed `a` is `!b` / `!(b)`; `!b` only when `b` is a plain name or member (`!` binds tightly)."""
+    return a == f"!({b})" or (a == f"!{b}" and (_SIMPLE.match(b) is not None or _parenthesized(b)))
+
+
+def _parenthesized(text: str) -> bool:
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, char in enumerate(_SPACE_OUTSIDE_STRINGS.sub(lambda f: '""' if f.group(1) else "", text)):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
+def _covers_every_case(whens: list[str], spec: Spec) -> bool:
+    """Whether the conditions provably hold in every case: a literal `true`, a pair `X` / `!X`, or
+    `state.s == "v"` comparisons (joined by `||` or on separate edges) naming every value of the
+    string slot `s`'s `enum`."""
+    squeezed = [_squeeze(w) for w in whens]
+    if "true" in squeezed:
+        return True
+    if any(_negates(a, b) for a in squeezed for b in squeezed):
+        return True
+    seen: dict[str, set[str]] = defaultdict(set)
+    for text in squeezed:
+        if _EQ_ANY.match(text):
+            for slot_a, value_a, value_b, slot_b in _EQ_ONE.findall(text):
+                seen[slot_a or slot_b].add((value_a or value_b)[1:-1])
+    for slot, values in seen.items():
+        enum = spec.state[slot].enum if slot in spec.state else None
+        if enum and all(isinstance(v, str) for v in enum) and set(enum) <= values:
+            return True
+    return False
 
 
 def _walk(start: str, links: dict[str, list[str]]) -> set[str]:
@@ -64,7 +115,7 @@ def check_graph(spec: Spec) -> list[GraphIssue]:
             for i in indexes[indexes.index(unconditional[0]) + 1:]:
                 issues.append(GraphIssue(("edges", i), f"this edge from {source!r} is never taken: an earlier edge "
                                          "without `when` always holds", "move it before the unconditional edge"))
-        if not unconditional:
+        if not unconditional and not _covers_every_case([spec.edges[i].when or "" for i in indexes], spec):
             last = indexes[-1]
             issues.append(GraphIssue(("edges", last, "when"),
                                      f"the conditional edges leaving {source!r} have no default",
