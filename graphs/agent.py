@@ -189,10 +189,10 @@ class Agent:
             with anyio.CancelScope(shield=True):
                 pump.cancel()
                 await asyncio.wait([pump])
-                await self._restore(config, before)
+                await self.restore(config, before)
             raise
         except Exception as exc:  # every model/tool/node failure becomes an `error` event
-            await self._restore(config, before)
+            await self.restore(config, before)
             code, retryable, text = classify_error(exc)
             yield Event("error", {"code": code, "message": text, "retryable": retryable})
             return
@@ -221,7 +221,7 @@ class Agent:
     async def _pump(self, graph_input: Any, config: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
         try:
             # durability="exit": one checkpoint when the turn ends, none between its nodes. A turn is
-            # all or nothing for the thread anyway (see `_restore`), and the writes saved come
+            # all or nothing for the thread anyway (see `restore`), and the writes saved come
             # before the model call, i.e. off the time to first token.
             async for _ns, mode, chunk in self.graph.astream(
                 graph_input, config, stream_mode=["custom", "updates"], subgraphs=True, durability="exit"
@@ -232,7 +232,7 @@ class Agent:
         else:
             queue.put_nowait(_DONE)
 
-    async def _restore(self, config: dict[str, Any], before: Any) -> None:
+    async def restore(self, config: dict[str, Any], before: Any) -> None:
         """Leave the thread as it was before the failed turn: the next turn sees no half-written work."""
         after = await self.graph.aget_state(config)
         if after.config.get("configurable", {}).get("checkpoint_id") == (before.config or {}).get(

@@ -211,9 +211,8 @@ class GraphRunnable(_OneAtATimePerThread, Runnable[Any, Any]):
                 yield agent, input, prepared
             except BaseException:
                 # Shielded: the run may be under cancellation (client gone) and must still be undone.
-                # `Agent._restore` is private; the lead owns graphs/agent.py (a public `restore` is asked for).
                 with anyio.CancelScope(shield=True):
-                    await agent._restore(thread_config, before)
+                    await agent.restore(thread_config, before)
                 raise
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

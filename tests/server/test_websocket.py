@@ -30,7 +30,7 @@ def test_many_turns_on_one_socket(echo_server: LiveServer) -> None:
         second = until_end(ws)
     assert first[0] == {
         "event": "metadata",
-        "data": {"thread_id": "ws-thread", "run_id": first[0]["data"]["run_id"]},
+        "data": {"thread_id": "ws-thread", "run_id": first[0]["data"]["run_id"], "agent": "echo-bot"},
     }
     assert [f["event"] for f in first].count("token") >= 5
     assert second[-1]["event"] == "end" and second[-2] == {"event": "state", "data": {"turns": 2}}
