@@ -9,6 +9,7 @@ drop the errors of union members the value plainly was not meant to be, and phra
 from __future__ import annotations
 
 import difflib
+import json
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -215,9 +216,10 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
     pos = source.at(path)
     given = f" (given {_short(err.get('input'))})" if found else ""
     msg = str(err["msg"])
-    if path == ("spec",) and kind == "literal_error":
+    if path == ("spec",) and kind in ("literal_error", "value_error"):
+        written = json.dumps(_value_at(data, path), default=str)
         return path, SpecIssue(source.file, pos.line, pos.column,
-                               f"unsupported spec format version{given}; this factory reads `spec: 1`",
+                               f"unsupported spec format version (given {written}); this factory reads `spec: 1`",
                                fix="use `spec: 1` (or migrate the spec to format 1)")
     message = f"{_where(path)}: {msg[:1].lower()}{msg[1:]}{given}"
     if kind == "string_pattern_mismatch":

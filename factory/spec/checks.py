@@ -30,6 +30,10 @@ _RESERVED_IDS = {"start", "end"}
 _DUNDER = re.compile(r"^__.*__$")
 """LangGraph reserves `__start__`, `__end__` (and keeps the `__x__` form for itself)."""
 _STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
+_AUTH_SCHEME = re.compile(r"^(?:(bearer|token|bot|apikey)\s+[\w.~+/=-]{16,}|basic\s+[A-Za-z0-9+/=]{8,})$", re.I)
+_SECRET_HEADER = re.compile(r"(api[-_]?key|token|secret|auth|password|passwd|credential|session)", re.I)
+_TOKEN = re.compile(r"^[\w.~+/=:-]{16,}$")
+_URL_PASSWORD = re.compile(r"^[A-Za-z][\w+.-]*://[^/@\s{}]*:[^/@\s{}]+@")
 _CHECKPOINTER = re.compile(r"^(memory|sqlite:///.+|postgres(ql)?://.+)$")
 
 
@@ -170,9 +174,14 @@ class _Checker:
     def prompt_ref(self, path: Path, prompt: str) -> None:
         if _PROMPT_REF.match(prompt):
             if prompt not in self.spec.prompts:
-                self.add(path, f"unknown prompt {prompt!r}",
-                         fix=f"define it under `prompts:` (known: {sorted(self.spec.prompts)}) "
-                             "or write the text inline")
+                import difflib
+
+                close = difflib.get_close_matches(prompt, list(self.spec.prompts), n=1)
+                hint = f"did you mean {close[0]!r}? Otherwise add" if close else "add"
+                self.add(path, f"unknown prompt {prompt!r} (a one-word prompt is read as the name of a "
+                               "`prompts:` entry)",
+                         fix=f"{hint} `{prompt}: <text>` under `prompts:`, or write the prompt as a sentence "
+                             f"(more words or punctuation, e.g. `{prompt}.`)")
         else:
             self.template(path, prompt)
 
@@ -207,7 +216,7 @@ class _Checker:
 
     def tool_ref(self, path: Path, tool: str) -> None:
         if tool not in self.spec.tools:
-            self.add(path, f"unknown tool {tool!r}", fix=f"define it under `tools:` (known: {sorted(self.spec.tools)})")
+            self.add(path, f"unknown tool {tool!r}", fix=f"define it under `tools:`{_or_one_of(self.spec.tools)}")
 
     # ------------------------------------------------------------ nodes
 
@@ -297,7 +306,8 @@ class _Checker:
             child = self.load_child(target)
         except SpecError as exc:
             self.issues.extend(exc.issues)
-            self.add((*path, "spec"), f"subgraph spec {node.spec!r} is invalid (see its errors)")
+            self.add((*path, "spec"), f"subgraph spec {node.spec!r} is invalid (see its errors)",
+                     fix=f"fix the problems reported in {node.spec}, or check it with `factory validate {node.spec}`")
             return
         self.loaded.children[node_id] = child
         for slot, expr in node.input.items():
@@ -339,8 +349,24 @@ class _Checker:
             self.add(issue.path, issue.message, fix=issue.fix, key=issue.key)
 
     def secrets(self) -> None:
+        reported: set[Path] = set()
+        for name, tool in self.spec.tools.items():
+            if tool.http is None:
+                continue
+            for header, value in tool.http.headers.items():
+                if _literal_secret_header(header, value):
+                    path: Path = ("tools", name, "http", "headers", header)
+                    reported.add(path)
+                    variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{header}".upper()).strip("_")
+                    self.add(path, f"a literal secret is written in the spec: header {header!r} of tool {name!r}",
+                             fix=f"move it to `headers_env: {{{header}: {variable}}}` and set {variable} to the "
+                                 "header's value at run time")
+            if _URL_PASSWORD.match(tool.http.url):
+                reported.add(("tools", name, "http", "url"))
+                self.add(("tools", name, "http", "url"), f"the url of tool {name!r} holds a password",
+                         fix="drop `user:password@` and send an `Authorization` header through `headers_env`")
         for path, value in _strings(self.raw_data()):
-            if _SECRET.search(value):
+            if path not in reported and _SECRET.search(value):
                 self.add(path, "a literal secret is written in the spec",
                          fix="put it in an environment variable and name the variable (`api_key_env: OPENAI_API_KEY`)")
         cp = self.spec.serve.checkpointer
@@ -369,6 +395,14 @@ _EXAMPLES = {
     "string": '""', "integer": "0", "number": "0.0", "boolean": "false", "object": "{}",
     **{f"list[{t}]": "[]" for t in ("string", "integer", "number", "boolean", "object")},
 }
+
+
+def _literal_secret_header(header: str, value: str) -> bool:
+    """`Authorization: Bearer <token>`, `Basic <base64>`, `X-API-Key: <token>`: not a template, a secret."""
+    text = value.strip()
+    if "{{" in text or "{%" in text:
+        return False
+    return bool(_AUTH_SCHEME.match(text)) or bool(_SECRET_HEADER.search(header) and _TOKEN.match(text))
 
 
 def _json(value: Any) -> str:

@@ -127,6 +127,7 @@ def check_graph(spec: Spec) -> list[GraphIssue]:
             backward[t].append(s)
     reached = _walk("start", forward)
     finishing = _walk("end", backward)
+    cycles: set[frozenset[str]] = set()
     for node_id in spec.nodes:
         if node_id not in reached:
             issues.append(GraphIssue(("nodes", node_id), f"nothing reaches node {node_id!r} from `start`",
@@ -135,7 +136,10 @@ def check_graph(spec: Spec) -> list[GraphIssue]:
         elif node_id not in finishing:
             stuck = reached - finishing - {"end"}
             cycle = _cycle_through(node_id, forward, stuck)
+            if cycle and frozenset(cycle) in cycles:
+                continue  # the same cycle, found from another of its nodes: reported once
             if cycle:
+                cycles.add(frozenset(cycle))
                 issues.append(GraphIssue(("nodes", node_id),
                                          f"cycle with no exit: {' -> '.join(cycle)} never reaches `end`",
                                          "add an edge out of the cycle, e.g. "

@@ -353,3 +353,11 @@ class Spec(_Model):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     tests: list[TestCase] = Field(default_factory=list)
     fix: FixSettings = Field(default_factory=FixSettings)
+
+    @field_validator("spec", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: Any) -> Any:
+        # `True == 1` in Python: `spec: true` (or `1.0`) must not pass for version 1.
+        if type(value) is not int:
+            raise ValueError("the format version is an integer")
+        return value

@@ -128,9 +128,9 @@ def _check_expectation(c: _Checker, path: tuple[Any, ...], expect: m.Expectation
     for slot in expect.state or {}:
         if slot not in c.slots:
             c.add((*path, "state", slot), f"expected state names unknown slot {slot!r}", key=True,
-                  fix=f"use one of {sorted(c.slots)}")
+                  fix=f"use one of {sorted(c.slots)}" if c.slots else f"add `{slot}:` under `state:`")
     if expect.assert_ is not None:
         c.cel((*path, "assert"), expect.assert_, allowed=frozenset({"state", "reply"}))
     if expect.tool_called is not None and expect.tool_called.name not in tools:
         c.add((*path, "tool_called", "name"), f"tool_called names unknown tool {expect.tool_called.name!r}",
-              fix=f"use one of {sorted(tools)}")
+              fix=f"use one of {sorted(tools)}" if tools else "define the tool under `tools:`")

@@ -95,6 +95,12 @@ h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
 i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
 """
 
+def http_headers(headers: str) -> str:
+    """BASE with an http tool `t` whose `headers:` mapping (line 19, from column 16) holds `headers`."""
+    return add("tools:\n  t:\n    description: d\n    http:\n      url: https://x.test\n"
+               f"      headers: {{{headers}}}\n")
+
+
 TESTS = """\
 tests:
   - name: t1
@@ -195,6 +201,9 @@ CASES = [
     Case("name-not-text", edit("name: demo", "name: 42"), 2, 7, "name: input should be a valid string (given 42)"),
     Case("missing-spec-version", edit("spec: 1\n", ""), 1, 1, "the spec has no `spec:` format version"),
     Case("wrong-spec-version", edit("spec: 1", "spec: 2"), 1, 7, "unsupported spec format version (given 2)"),
+    Case("spec-version-true", edit("spec: 1", "spec: true"), 1, 7, "unsupported spec format version (given true)"),
+    Case("spec-version-float", edit("spec: 1", "spec: 1.0"), 1, 7, "unsupported spec format version (given 1.0)"),
+    Case("spec-version-text", edit("spec: 1", "spec: '1'"), 1, 7, 'unsupported spec format version (given "1")'),
     Case("bad-slot-type", edit("{type: string}", "{type: str}"), 6, 17,
          "state/topic/type: invalid value (given 'str')"),
     Case("bad-enum-literal", edit("{provider: scripted}", "{provider: anthropic}"), 4, 20,
@@ -222,6 +231,8 @@ CASES = [
          "unknown model 'mian'"),
     Case("unknown-default-model", add("default_model: mian\n"), 14, 16, "unknown model 'mian'"),
     Case("unknown-prompt", edit(GREET, "  greet: {kind: reply, prompt: helo}"), 10, 32, "unknown prompt 'helo'"),
+    Case("one-word-prompt", edit(GREET, "  greet: {kind: reply, prompt: hi}"), 10, 32,
+         "unknown prompt 'hi' (a one-word prompt is read as the name of a `prompts:` entry)"),
     Case("unknown-tool", edit(GREET, "  greet: {kind: agent, prompt: hello, tools: [serch]}"), 10, 47,
          "unknown tool 'serch'"),
     Case("unknown-slot-extract", edit(GREET, "  greet: {kind: extract, prompt: hello, into: [topik]}"), 10, 48,
@@ -243,6 +254,10 @@ CASES = [
     Case("cannot-reach-end", TWO_NODES + "  - {from: a, to: b, when: 'state.topic == \"x\"'}\n  - {from: a, to: end}\n",
          9, 3, "`end` cannot be reached from node 'b'"),
     Case("cycle-without-exit", TWO_NODES + "  - {from: a, to: b}\n  - {from: b, to: a}\n", 8, 3,
+         "cycle with no exit: a -> b -> a"),
+    Case("two-cycles-without-exit", TWO_NODES.replace("  b: {", "  c: {kind: set, values: {topic: '\"y\"'}}\n  b: {")
+         + "  - {from: a, to: b, when: state.topic}\n  - {from: b, to: a}\n"
+         + "  - {from: a, to: c}\n  - {from: c, to: a}\n", 8, 3,
          "cycle with no exit: a -> b -> a", count=2),
     Case("conditional-without-default", edit(EDGE_END, "  - {from: greet, to: end, when: 'state.topic == \"x\"'}"),
          13, 34, "the conditional edges leaving 'greet' have no default"),
@@ -293,6 +308,14 @@ CASES = [
     Case("secret-in-http-header", add("tools:\n  t:\n    description: d\n    http:\n      url: https://x.test\n"
                                       "      headers: {Authorization: Bearer sk-abcdefghijklmnopqrstuv}\n"), 19, 32,
          "a literal secret is written in the spec"),
+    Case("secret-bearer-header", http_headers("Authorization: Bearer 0123456789abcdefABCDEF"), 19, 32,
+         "a literal secret is written in the spec: header 'Authorization' of tool 't'"),
+    Case("secret-basic-auth-header", http_headers("Authorization: Basic dXNlcjpwYXNzd29yZA=="), 19, 32,
+         "a literal secret is written in the spec: header 'Authorization' of tool 't'"),
+    Case("secret-api-key-header", http_headers("X-API-Key: 0123456789abcdefABCDEF"), 19, 28,
+         "a literal secret is written in the spec: header 'X-API-Key' of tool 't'"),
+    Case("secret-url-password", add("tools:\n  t: {description: d, http: {url: 'https://me:pw@x.test/'}}\n"), 15, 35,
+         "the url of tool 't' holds a password"),
     Case("prompt-file-parent", edit('"Talk about {{ topic }}"', "{file: ../x.md}"), 8, 17,
          "prompt file '../x.md' resolves outside the spec's folder", files={"../x.md": "{{ topic }}"}),
     Case("prompt-file-absolute", edit('"Talk about {{ topic }}"', "{file: /etc/hostname}"), 8, 17,
@@ -524,3 +547,54 @@ def test_unknown_key_suggests_a_field_of_that_place(tmp_path: Path, text: str, l
     path.write_text(text)
     issues = [i for i in _issues(path) if i.message.startswith("unknown key")]
     assert [(i.line, i.column, i.message, i.fix) for i in issues] == [(line, column, message, fix)]
+
+
+def test_one_word_prompt_explains_itself(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(edit(GREET, "  greet: {kind: reply, prompt: hi}"))
+    (issue,) = _issues(path)
+    assert (issue.line, issue.column) == (10, 32)
+    assert issue.fix == ("add `hi: <text>` under `prompts:`, or write the prompt as a sentence "
+                         "(more words or punctuation, e.g. `hi.`)")
+    path.write_text(edit(GREET, "  greet: {kind: reply, prompt: helo}"))
+    (issue,) = _issues(path)
+    assert issue.fix is not None and issue.fix.startswith("did you mean 'hello'? Otherwise add `helo: <text>`")
+
+
+def test_tool_called_without_tools_says_to_define_one(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(add(TESTS.replace("{user: hi}", "{user: hi, expect: [{tool_called: {name: s}}]}")))
+    (issue,) = _issues(path)
+    assert (issue.line, issue.column, issue.message) == (16, 54, "tool_called names unknown tool 's'")
+    assert issue.fix == "define the tool under `tools:`"
+
+
+def test_invalid_subgraph_issue_has_a_fix(tmp_path: Path) -> None:
+    (tmp_path / "child.yaml").write_text(edit("{{ topic }}", "{{ topc }}"))
+    (tmp_path / "parent.yaml").write_text(edit(GREET, "  greet: {kind: subgraph, spec: child.yaml}"))
+    issue = _issues(tmp_path / "parent.yaml")[-1]
+    assert (issue.line, issue.column) == (10, 33)
+    assert issue.message == "subgraph spec 'child.yaml' is invalid (see its errors)"
+    assert issue.fix == "fix the problems reported in child.yaml, or check it with `factory validate child.yaml`"
+
+
+def test_secret_header_points_to_headers_env(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(add("tools:\n  t:\n    description: d\n    http:\n      url: https://x.test\n"
+                        "      headers: {Authorization: Bearer 0123456789abcdefABCDEF}\n"))
+    (issue,) = _issues(path)
+    assert (issue.line, issue.column) == (19, 32)
+    assert issue.fix == ("move it to `headers_env: {Authorization: T_AUTHORIZATION}` and set T_AUTHORIZATION "
+                         "to the header's value at run time")
+
+
+@pytest.mark.parametrize("headers", [
+    "{Authorization: 'Bearer {{ token }}'}", "{Accept: application/json}", "{X-Request-Id: 0123456789abcdefABCDEF}",
+    "{Authorization: Bearer short}", "{X-API-Key: '{{ key }}'}",
+])
+def test_headers_that_are_not_literal_secrets_pass(tmp_path: Path, headers: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(edit(GREET, "  greet: {kind: tool, tool: t, args: {token: state.topic, key: state.topic}}")
+                    + "tools:\n  t:\n    description: d\n    http:\n      url: https://x.test\n"
+                    f"      headers: {headers}\n")
+    load_spec(path)
