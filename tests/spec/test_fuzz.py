@@ -5,6 +5,7 @@ Never another exception (a traceback for the user), never a hang (hypothesis' de
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,99 @@ def test_structured_specs(spec: dict[str, Any]) -> None:
 def test_valid_ish_specs_reach_the_checks(spec: dict[str, Any]) -> None:
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
     _write_and_load(text.encode("utf-8", "surrogatepass"))
+
+
+# ---------------------------------------------------------------- what loads also compiles
+
+_COMPILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_slot_types = ["string", "integer", "number", "boolean", "object", "list[string]", "list[integer]", "list[object]"]
+_slot_names = st.sampled_from(["topic", "count", "items", "mood", "start_", "end_", "route", "x", "_y"])
+_node_ids = st.sampled_from(["greet", "route", "topic", "ask", "x", "_y", "Start", "END", "node_1", "branch",
+                             "messages", "__end__", "__x"])
+_when = st.sampled_from(["true", "state.x == \"a\"", "!(state.x == \"a\")", "state.count > 1", "size(state.items) > 0",
+                         "state.mood == \"a\"", "state.mood == 'b'", "state.topic != null"])
+
+
+@st.composite
+def _slot(draw: Any) -> dict[str, Any]:
+    kind = draw(st.sampled_from(_slot_types))
+    slot: dict[str, Any] = {"type": kind}
+    if kind.startswith("list[") and draw(st.booleans()):
+        slot["reducer"] = "append"
+    if kind == "object" and draw(st.booleans()):
+        slot["reducer"] = "merge"
+    if kind == "string" and draw(st.booleans()):
+        slot["enum"] = ["a", "b"]
+        if draw(st.booleans()):
+            slot["default"] = draw(st.sampled_from(["a", "b"]))
+    elif draw(st.booleans()):
+        slot["default"] = {"string": "s", "integer": 0, "number": 1.5, "boolean": False, "object": {"k": 1}}.get(
+            kind, [])
+    if draw(st.booleans()):
+        slot["description"] = draw(st.text(max_size=8))
+    return slot
+
+
+@st.composite
+def _loadable_spec(draw: Any) -> dict[str, Any]:
+    state = draw(st.dictionaries(_slot_names, _slot(), max_size=5))
+    slots = sorted(state) or ["topic"]
+    state = state or {"topic": {"type": "string"}}
+    slot = st.sampled_from(slots)
+    text = st.sampled_from(["Hello there.", "Say {{ " + slots[0] + " }} please.", "Hi {{ messages | length }}.",
+                            "{% if " + slots[0] + " %}yes{% endif %} ok"])
+    expr = st.sampled_from([f"state.{slots[0]}", '"v"', "1", "size(state.messages)", "[1, 2]", "{'k': 1}"])
+    node = st.one_of(
+        st.fixed_dictionaries({"kind": st.just("reply"), "prompt": text}),
+        st.fixed_dictionaries({"kind": st.just("agent"), "prompt": text},
+                              optional={"tools": st.lists(st.sampled_from(["lookup", "web"]), max_size=2, unique=True),
+                                        "max_steps": st.integers(1, 3)}),
+        st.fixed_dictionaries({"kind": st.just("extract"), "prompt": text,
+                               "into": st.lists(slot, min_size=1, max_size=2, unique=True)}),
+        st.fixed_dictionaries({"kind": st.just("classify"), "prompt": text, "into": slot,
+                               "labels": st.just({"a": "A", "b": "B"})}),
+        st.fixed_dictionaries({"kind": st.just("tool"), "tool": st.sampled_from(["lookup", "web"])},
+                              optional={"args": st.dictionaries(st.sampled_from(["q", "n"]), expr, max_size=2),
+                                        "into": slot}),
+        st.fixed_dictionaries({"kind": st.just("set"), "values": st.dictionaries(slot, expr, min_size=1, max_size=2)}),
+        st.fixed_dictionaries({"kind": st.just("interrupt"), "message": text, "into": slot}),
+    )
+    nodes = draw(st.dictionaries(_node_ids, node, min_size=1, max_size=5))
+    order = list(nodes)
+    edges: list[dict[str, Any]] = [{"from": "start", "to": order[0]}]
+    for i, node_id in enumerate(order):
+        later = [*order[i + 1:], "end"]
+        for target in draw(st.lists(st.sampled_from([*order, "end"]), max_size=2)):
+            edges.append({"from": node_id, "to": target, "when": draw(_when)})
+        edges.append({"from": node_id, "to": later[0]})
+    return {
+        "spec": 1, "name": draw(st.sampled_from(["demo", "a-b", "x1"])),
+        "models": {"main": {"provider": "scripted"},
+                   **draw(st.sampled_from([{}, {"hosted": {"provider": "openai", "model": "gpt-4o-mini"}}]))},
+        "default_model": "main", "state": state,
+        "tools": {"lookup": {"description": "d", "returns": {"ok": True}},
+                  "web": {"description": "w", "http": {"url": "https://example.test/{{ q }}",
+                                                       "headers": {"Accept": "application/json"}},
+                          "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}},
+        "nodes": nodes, "edges": edges,
+    }
+
+
+@_COMPILE
+@given(_loadable_spec())
+def test_what_loads_also_compiles(spec: dict[str, Any]) -> None:
+    from factory.compiler import compile_plan
+    from graphs.builder import build_graph
+    from graphs.errors import AgentConfigError
+
+    text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(text)
+        try:
+            loaded = load_spec(path)
+        except SpecError:
+            return
+        plan = compile_plan(loaded)
+        with contextlib.suppress(AgentConfigError):  # a user's problem, reported without a traceback
+            build_graph(plan, base_dir=folder, model_override="scripted")
