@@ -27,7 +27,10 @@ def _router(source: str, edges: list[EdgePlan], plan: Plan) -> Any:
         for edge in edges:
             if edge["when"] is None or evaluate(edge["when"], view) is True:
                 return _ENDPOINTS.get(edge["target"], edge["target"])
-        raise RuntimeError(f"no edge from {source!r} holds")  # validation requires a default edge
+        # validation requires a default edge unless the conditions cover every value of an enum
+        # slot; an unset slot matches none of them
+        unset = sorted(name for name, value in view["state"].items() if value is None and name != "messages")
+        raise NodeError(f"no edge from {source!r} holds (unset slots: {unset})", code="no_route")
 
     route.__name__ = f"route_{source}"
     return route

@@ -20,8 +20,8 @@ def slot_schema(slot: SlotPlan) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "array", "items": {"type": _JSON_TYPES[kind[5:-1]]}}
     else:
         schema = {"type": _JSON_TYPES[kind]}
-    if slot["enum"]:
-        schema["enum"] = slot["enum"]
+    if slot["enum"]:  # for a list slot the enum names the allowed items
+        (schema["items"] if kind.startswith("list[") else schema)["enum"] = slot["enum"]
     if slot["description"]:
         schema["description"] = slot["description"]
     return schema
@@ -35,6 +35,7 @@ def coerce(slot: SlotPlan, value: Any) -> tuple[bool, Any]:
         items = value if isinstance(value, list) else [value]
         wanted = checks[kind[5:-1]]
         ok = all(isinstance(i, wanted) for i in items)  # type: ignore[arg-type]
+        ok = ok and not (slot["enum"] and any(i not in slot["enum"] for i in items))
         return (ok, items) if ok else (False, None)
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         value = int(value)
