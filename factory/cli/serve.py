@@ -143,7 +143,7 @@ def serve(
         f"test page http://{host}:{port}/test/streaming"
     )
     if not reload:
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=limits.ws_hard_max_bytes))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **limits.uvicorn_options()))
         server.run()
         if not server.started:
             raise UserError(
@@ -163,7 +163,7 @@ def serve(
         reload=True,
         reload_dirs=[folder],
         reload_includes=["*.yaml", "*.yml", "*.md", "*.py"],
-        ws_max_size=limits.ws_hard_max_bytes,
+        **limits.uvicorn_options(),
     )
 
 

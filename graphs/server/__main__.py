@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         test_mode=args.test_mode,
     )
     limits = app.state.factory.limits
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=limits.ws_hard_max_bytes)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **limits.uvicorn_options())
     return 0
 
 

@@ -35,6 +35,15 @@ class Limits:
         """uvicorn's protocol-level cap; frames between the two limits get a clear error frame."""
         return max(self.max_body_bytes * 4, 1 << 20)
 
+    def uvicorn_options(self) -> dict[str, Any]:
+        """What every way of starting the server passes to uvicorn.
+
+        `timeout_keep_alive` is raised from uvicorn's 5 s: on a saturated event loop the idle timer of
+        a kept-alive connection can fire after the client already sent its next request on it, and
+        that request then dies with a connection reset (seen in the 200-stream soak).
+        """
+        return {"ws_max_size": self.ws_hard_max_bytes, "timeout_keep_alive": 75}
+
     def message_error(self, text: str) -> str | None:
         if len(text) > self.max_message_chars:
             return (
