@@ -46,8 +46,10 @@ RUNNER=local
 if docker info >/dev/null 2>&1; then RUNNER=docker; fi
 echo "== 2. build ($RUNNER)"
 if [ "$RUNNER" = docker ]; then
-  BASE=python:3.11-slim
-  docker image inspect factory-base:bookworm >/dev/null 2>&1 && BASE=factory-base:bookworm
+  # no registry here: use the local debootstrap base when there is one (the runner reads the variable too)
+  BASE="${FACTORY_BASE_IMAGE:-python:3.11-slim}"
+  docker image inspect factory-base:bookworm >/dev/null 2>&1 && BASE="${FACTORY_BASE_IMAGE:-factory-base:bookworm}"
+  export FACTORY_BASE_IMAGE="$BASE"
   $F build "$SPEC" --base-image "$BASE" --output "${TMPDIR:-/tmp}/factory-demo-build"
 else
   $F build "$SPEC" --no-docker --output "${TMPDIR:-/tmp}/factory-demo-build"
