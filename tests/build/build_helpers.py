@@ -7,8 +7,3 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SALES_SPEC = ROOT / "specs" / "sales_discovery.yaml"
 LOCAL_BASE = "factory-base:bookworm"
-
-
-def server_available() -> bool:
-    """The runtime's server entry point exists (built in parallel with this package)."""
-    return (ROOT / "graphs" / "server" / "__main__.py").is_file()

@@ -9,17 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from build_helpers import SALES_SPEC, server_available
+from build_helpers import SALES_SPEC
 from httpx_sse import connect_sse
 from rich.console import Console
 
 from factory.errors import UserError
 from factory.runners import CONTAINER_LABEL, resolve_kind, start_runner
 from factory.spec.loader import load_spec
-
-needs_server = pytest.mark.skipif(
-    not server_available(), reason="graphs/server/__main__.py does not exist yet"
-)
 
 TURN = {
     "message": "I work at Initech.",
@@ -55,7 +51,6 @@ def _summary(kind: str, base_image: str | None = None) -> tuple[list[str], dict[
         return names, end, runner.logs()
 
 
-@needs_server
 def test_local_runner_serves_the_agent_and_stops_it() -> None:
     with start_runner("local", load_spec(SALES_SPEC), model_override="scripted") as runner:
         base_url = runner.base_url
@@ -67,7 +62,6 @@ def test_local_runner_serves_the_agent_and_stops_it() -> None:
         httpx.get(f"{base_url}/health", timeout=2)
 
 
-@needs_server
 def test_local_runner_reports_a_server_that_dies(tmp_path: Path) -> None:
     folder = tmp_path / "spec"
     shutil.copytree(SALES_SPEC.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -96,7 +90,6 @@ def test_auto_says_which_runner_it_picked(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 @pytest.mark.docker
-@needs_server
 def test_docker_and_local_give_the_same_conversation(docker_client: Any, base_image: str) -> None:
     local_names, local_end, _ = _summary("local")
     docker_names, docker_end, logs = _summary("docker", base_image)
@@ -108,7 +101,6 @@ def test_docker_and_local_give_the_same_conversation(docker_client: Any, base_im
 
 
 @pytest.mark.docker
-@needs_server
 def test_docker_runner_removes_its_container_when_the_caller_fails(
     docker_client: Any, base_image: str
 ) -> None:

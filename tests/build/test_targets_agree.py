@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from build_helpers import ROOT, server_available
+from build_helpers import ROOT
 
 SPECS = ("sales_discovery", "support_triage", "onboarding", "onboarding_address")
 
@@ -53,7 +53,6 @@ def test_the_example_specs_are_the_ones_with_tests() -> None:
 
 
 @pytest.mark.docker
-@pytest.mark.skipif(not server_available(), reason="graphs/server/__main__.py does not exist yet")
 def test_docker_and_local_targets_give_the_same_verdicts(
     docker_client: Any, base_image: str, tmp_path: Path
 ) -> None:

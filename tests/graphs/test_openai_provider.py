@@ -119,7 +119,7 @@ def test_factory_model_env_runs_a_hosted_spec_offline(tmp_path: Path,
 
 
 def test_reply_and_extract_through_chat_openai_against_the_fake_server(tmp_path: Path) -> None:
-    mockllm = pytest.importorskip("factory.mockllm")
+    from factory import mockllm
     script = {"rules": [
         {"when": {"tool_name": "record_slots"},
          "tool_calls": [{"name": "record_slots", "arguments": {"company": "Acme", "seats": 40}}]},
