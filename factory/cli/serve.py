@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,49 +43,15 @@ def _build(spec: Path, options: dict[str, Any]) -> Any:
     )
 
 
-_CHECKPOINTER_SCHEMES = ("memory", "sqlite:///", "postgres://", "postgresql://")
-
-
-def _check_checkpointer(url: str, base_dir: Path) -> None:
-    """A checkpointer URL with a known scheme (exit 2) that opens (exit 4), before anything binds:
-    a failure inside uvicorn's startup would be a traceback and uvicorn's own exit code."""
-    from graphs.checkpointers import open_checkpointer
-
-    if url != "memory" and not url.startswith(_CHECKPOINTER_SCHEMES[1:]):
-        scheme = url.split("://")[0] + "://" if "://" in url else url
-        raise UserError(
-            f"unknown checkpointer {scheme!r} (--checkpointer, $FACTORY_CHECKPOINTER or serve.checkpointer)",
-            hint="use memory, sqlite:///threads.sqlite or postgres://user@host/db",
-        )
-
-    async def probe() -> None:
-        async with open_checkpointer(url, base_dir=base_dir):
-            pass
+def _preflight(url: str, base_dir: Path, host: str, port: int) -> None:
+    from graphs.server.preflight import StartupError, check_checkpointer, check_port
 
     try:
-        asyncio.run(probe())
-    except Exception as exc:
-        shown = url.split("@")[-1] if "@" in url else url  # no password on the screen
-        raise UserError(
-            f"cannot open the checkpointer ...{shown}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
-            hint="is the database up and the URL right? `--checkpointer sqlite:///threads.sqlite` works offline",
-            exit_code=ExitCode.BUILD_FAILED,
-        ) from None
-
-
-def _check_port(host: str, port: int) -> None:
-    """Bind once before uvicorn does, so a busy port is a message (exit 4), not uvicorn's exit 3."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-    except OSError as exc:
-        raise UserError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="another process uses the port? pick another with --port",
-            exit_code=ExitCode.BUILD_FAILED,
-        ) from None
+        check_checkpointer(url, base_dir)
+        check_port(host, port)
+    except StartupError as exc:
+        raise UserError(exc.message, hint=exc.hint,
+                        exit_code=ExitCode.USAGE if exc.usage else ExitCode.BUILD_FAILED) from None
 
 
 def reload_app() -> Any:
@@ -130,8 +94,7 @@ def serve(
         raise UserError(str(exc), hint="run offline with `--model scripted`") from None
     except AuthConfigError as exc:
         raise UserError(str(exc)) from None
-    _check_checkpointer(app.state.factory.checkpointer_url, Path(spec).resolve().parent)
-    _check_port(host, port)
+    _preflight(app.state.factory.checkpointer_url, Path(spec).resolve().parent, host, port)
     limits = app.state.factory.limits
     name = app.title
     path = next(

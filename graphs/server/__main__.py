@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from graphs.models import model_override_from_env
     from graphs.server import create_app
+    from graphs.server.preflight import StartupError, check_checkpointer, check_port
 
     try:
         plan = json.loads(args.plan.read_text(encoding="utf-8"))
@@ -43,9 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         model_override=args.model or model_override_from_env(),
         test_mode=args.test_mode,
     )
+    try:
+        check_checkpointer(app.state.factory.checkpointer_url, base_dir)
+        check_port(args.host, args.port)
+    except StartupError as exc:
+        print(f"error: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+        return 2 if exc.usage else 4
     limits = app.state.factory.limits
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **limits.uvicorn_options())
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                                           **limits.uvicorn_options()))
+    server.run()
+    return 0 if server.started else 4
 
 
 if __name__ == "__main__":

@@ -101,3 +101,18 @@ def test_user_mistakes_are_messages_with_exit_codes_not_tracebacks(tmp_path: Pat
         assert result.returncode == code, (name, result.stderr)
         assert needle in result.stderr and "Traceback" not in result.stderr, (name, result.stderr)
     assert "s3cret" not in cases["postgres"][0].stderr
+
+
+def test_the_image_entrypoint_reports_a_bad_checkpointer_without_a_traceback(tmp_path: Path) -> None:
+    from factory.compiler import compile_plan
+    from factory.spec.loader import load_spec
+
+    root = Path(__file__).resolve().parents[2]
+    plan = compile_plan(load_spec(root / "specs" / "sales_discovery.yaml"))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    for url, code, text in [("bogus://x", 2, "unknown checkpointer 'bogus://'"),
+                            ("postgres://nobody@127.0.0.1:1/x", 4, "cannot open the checkpointer ...127.0.0.1:1/x")]:
+        done = subprocess.run([sys.executable, "-m", "graphs.server", "--plan", str(tmp_path / "plan.json"),
+                                "--base-dir", str(root / "specs"), "--checkpointer", url],
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == code and text in done.stderr and "Traceback" not in done.stderr
