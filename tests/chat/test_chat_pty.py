@@ -30,6 +30,11 @@ def _thread_in_banner(screen: str) -> str:
     return found.group(1)
 
 
+def _state_tables(t: Term) -> int:
+    """How many `/state` tables the chat has printed so far (from the raw output, not the screen)."""
+    return "".join(t.log).count("state of thread")
+
+
 def _turns(screen: str) -> int:
     found = re.findall(r"│ turns\s+│ (\d+)", screen)
     assert found, screen
@@ -70,8 +75,10 @@ def test_streams_keeps_the_thread_cancels_and_quits(mode: str, request: pytest.F
     t.wait_for(lambda s: s.rstrip().endswith("you ›"))
     t.type_line("after the cancel")
     t.wait_for(lambda s: "You said: after" in s and "first token" in s.split("You said: after")[-1])
+    tables = _state_tables(t)
     t.type_line("/state")
-    screen = t.wait_for(lambda s: "meeting_booked" in s and s.rstrip().endswith("you ›"))
+    # wait for a NEW table: the previous one may still be on screen before the command is even echoed
+    screen = t.wait_for(lambda s: _state_tables(t) > tables and s.rstrip().endswith("you ›"))
     assert _turns(screen) == 3, "the cancelled turn must leave the thread as it was"
 
     t.type_line("/quit")
