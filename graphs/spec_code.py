@@ -15,11 +15,22 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["CodeError", "SpecCode"]
+__all__ = ["CodeError", "SpecCode", "module_source"]
 
 
 class CodeError(RuntimeError):
     """A `module:function` that cannot be loaded; the message says which and why."""
+
+
+def module_source(folder: Path, module: str) -> Path | None:
+    """The file of `module` (`a.b` -> `a/b.py` or `a/b/__init__.py`) inside `folder`, or None when
+    there is none or it resolves outside (a symlink out of the folder). The one rule for validation,
+    the build context and the runtime."""
+    root = folder.resolve()
+    parts = module.split(".")
+    candidates = (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py"))
+    source = next((c for c in candidates if c.is_file()), None)
+    return source if source is not None and source.resolve().is_relative_to(root) else None
 
 
 class SpecCode:
@@ -32,11 +43,10 @@ class SpecCode:
             sys.path.append(str(self.folder))
 
     def _source(self, module: str) -> Path:
-        parts = module.split(".")
-        for candidate in (self.folder.joinpath(*parts).with_suffix(".py"), self.folder.joinpath(*parts, "__init__.py")):
-            if candidate.is_file() and candidate.resolve().is_relative_to(self.folder):
-                return candidate
-        raise CodeError(f"no module {module!r} in {str(self.folder)!r} (a spec runs only code from its own folder)")
+        source = module_source(self.folder, module)
+        if source is None:
+            raise CodeError(f"no module {module!r} in {str(self.folder)!r} (a spec runs only code from its own folder)")
+        return source
 
     def _module(self, module: str) -> ModuleType:
         name = f"{self.prefix}_{module.replace('.', '__')}"

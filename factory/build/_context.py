@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from factory.build._requirements import pinned_requirements
 from factory.errors import ExitCode, UserError
 from factory.spec.loader import LoadedSpec
+from graphs.spec_code import module_source
 
 __all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "render_context", "write_context"]
 
@@ -121,9 +122,8 @@ def _relative_folder(root: Path, folder: Path, spec_file: Path) -> str:
 
 def _module_files(folder: Path, module: str, *, ref: str, rel: Path, spec_file: Path) -> dict[str, bytes]:
     parts = module.split(".")
-    candidates = [folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts) / "__init__.py"]
-    source = next((c for c in candidates if c.is_file()), None)
-    if source is None or not source.resolve().is_relative_to(folder):
+    source = module_source(folder, module)
+    if source is None:
         raise UserError(
             f"{spec_file}: the python module of {ref!r} is not a file inside {str(folder)!r}",
             hint=f"put {parts[-1]}.py next to the spec (only the spec's folder is copied)",

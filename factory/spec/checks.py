@@ -268,14 +268,14 @@ class _Checker:
     def python_ref(self, path: Path, ref: str) -> None:
         """`module:function` must name a module file inside the spec's folder: a spec runs its own
         code only, never an arbitrary installed module (`subprocess:getoutput`)."""
+        from graphs.spec_code import module_source
+
         module = ref.partition(":")[0]
-        folder = self.loaded.folder
-        parts = module.split(".")
-        candidates = [folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts) / "__init__.py"]
-        source = next((c for c in candidates if c.is_file()), None)
-        if source is None or not source.resolve().is_relative_to(folder):
+        source = module_source(self.loaded.folder, module)
+        if source is None:
             self.add(path, f"python module {module!r} of {ref!r} is not a file inside the spec's folder",
-                     fix=f"put {parts[-1]}.py next to the spec (a spec may only run code from its own folder)")
+                     fix=f"put {module.split('.')[-1]}.py next to the spec "
+                         "(a spec may only run code from its own folder)")
             return
         function = ref.partition(":")[2]
         try:
