@@ -15,30 +15,10 @@ from fix_helpers import BAD_WHEN, OUT_OF_BOUNDS, RIGHT
 from factory.mockllm import MockLLMServer
 
 pytestmark = pytest.mark.docker
-LOCAL_BASE = "factory-base:bookworm"
 
 
-def _docker_base_image() -> str:
-    """The base image to build on, or skip (fail under FACTORY_REQUIRE_DOCKER=1) without an engine."""
-    from factory.build import connect, engine_available
-
-    problem = None
-    if not engine_available():
-        problem = "no Docker engine answers (run: eval \"$(bash docker/get-engine.sh | tail -1)\")"
-    else:
-        names = {tag for image in connect().images.list() for tag in image.tags}
-        wanted = os.environ.get("FACTORY_BASE_IMAGE") or LOCAL_BASE
-        if wanted in names or "python:3.11-slim" in names:
-            return wanted if wanted in names else "python:3.11-slim"
-        problem = f"no base image {wanted!r} (run: bash docker/get-base-image.sh)"
-    if os.environ.get("FACTORY_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"FACTORY_REQUIRE_DOCKER=1 but {problem}")
-    pytest.skip(problem)
-
-
-def test_fix_loop_with_the_docker_runner(faulty_spec: Path) -> None:
-    base = _docker_base_image()
-    env = {**os.environ, "FACTORY_MODEL": "scripted", "FACTORY_BASE_IMAGE": base, "OPENAI_API_KEY": "mock"}
+def test_fix_loop_with_the_docker_runner(faulty_spec: Path, base_image: str) -> None:
+    env = {**os.environ, "FACTORY_MODEL": "scripted", "FACTORY_BASE_IMAGE": base_image, "OPENAI_API_KEY": "mock"}
     with MockLLMServer({"queue": [OUT_OF_BOUNDS, RIGHT]}) as server:
         env["OPENAI_BASE_URL"] = server.base_url
         result = subprocess.run([sys.executable, "-m", "factory", "fix", str(faulty_spec), "--runner", "docker",

@@ -1,14 +1,18 @@
-"""Fixtures for the build tests: a real Docker engine (skip, or fail under FACTORY_REQUIRE_DOCKER=1)."""
+"""Fixtures shared by every test folder: a real Docker engine and a base image on it (skip, or fail under
+FACTORY_REQUIRE_DOCKER=1)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from build_helpers import LOCAL_BASE, ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_BASE = "factory-base:bookworm"
 
 
 def _require() -> bool:
