@@ -19,8 +19,9 @@ machine:
 demo: setup
 	bash scripts/demo.sh
 
+# The suite runs on four workers (pytest-xdist; most tests wait on servers, not on the 2 cores); tests that share a port or a database use their own.
 test: setup machine
-	. ./.factory-env 2>/dev/null; $(VENV)/bin/pytest -q
+	. ./.factory-env 2>/dev/null; $(VENV)/bin/pytest -q -n 4
 
 lint: setup
 	$(VENV)/bin/ruff check graphs factory tests benchmarks

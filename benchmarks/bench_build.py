@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from factory.build import build_image, connect, prepare_wheelhouse, write_context  # noqa: E402
 from factory.compiler import compile_plan  # noqa: E402
-from factory.spec.loader import load_spec  # noqa: E402
+from factory.language.loader import load_spec  # noqa: E402
 
 
 def _context(spec: Path, out: Path, tag: str):  # type: ignore[no-untyped-def]

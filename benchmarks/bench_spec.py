@@ -31,7 +31,7 @@ VALIDATE_TARGET_S = 1.0
 def bench_compile(runs: int) -> list[float]:
     sys.path.insert(0, str(ROOT))
     from factory.compiler import compile_plan
-    from factory.spec.loader import load_spec
+    from factory.language.loader import load_spec
 
     compile_plan(load_spec(SPEC))  # warm the imports and caches a long-running process would have
     times = []

@@ -123,7 +123,7 @@ def start_processes(
     mock_url = f"http://127.0.0.1:{mock_port}"
     wait_ready(f"{mock_url}/v1/models", mock)
     from factory.compiler import compile_plan
-    from factory.spec.loader import load_spec
+    from factory.language.loader import load_spec
 
     (work / "bench.yaml").write_text(SPEC)
     plan = compile_plan(load_spec(work / "bench.yaml"))

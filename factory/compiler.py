@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from factory.spec import models as m
-from factory.spec.loader import LoadedSpec
+from factory.language import models as m
+from factory.language.loader import LoadedSpec
 from graphs.plan import PLAN_VERSION, EdgePlan, NodePlan, Plan
 
 __all__ = ["compile_plan"]
@@ -68,6 +68,6 @@ def compile_plan(loaded: LoadedSpec) -> Plan:
         "tools": tools,  # type: ignore[dict-item]
         "nodes": {node_id: _node(loaded, node_id, node) for node_id, node in spec.nodes.items()},
         "edges": edges,
-        "serve": spec.serve.model_dump(),
+        "serve": spec.serve.model_dump(),  # type: ignore[typeddict-item]
         "python_path": ["."],
     }

@@ -1,8 +1,14 @@
 """A compiled agent and its turns: the one place a user message becomes a stream of events.
 
-Every surface (CLI run/chat, the test runner, SSE, WebSocket, the OpenAI-compatible route) consumes
-`Agent.turn()`, so they share one event vocabulary: `metadata`, `token`, `node`, `tool`,
-`interrupt`, `state`, `error`, `end`.
+Two layers, each used by every surface:
+
+- `Agent.session(thread_id)` is the turn session: it holds the thread's lock (`ThreadBusy` when
+  another turn has it), reads the thread as it was, seeds a fresh thread's slot defaults, and
+  restores the thread when the block fails or is cancelled (shielded, so a client that goes away
+  cannot leave half a turn behind). LangServe's raw graph runs use it directly.
+- `Agent.turn(message)` runs one user turn inside a session and yields the typed events of
+  `graphs.events`; `Agent.open_turn(...)` does the same but takes the lock before returning, so a
+  server can answer 409 before it sends a byte.
 """
 
 from __future__ import annotations
@@ -10,34 +16,116 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from graphs import fixtures
 from graphs.builder import build_graph
 from graphs.checkpointers import open_checkpointer
 from graphs.errors import classify_error
+from graphs.events import (
+    EndEvent,
+    ErrorEvent,
+    Event,
+    InterruptEvent,
+    MetadataEvent,
+    NodeEvent,
+    StateEvent,
+    TokenEvent,
+    UsageReport,
+)
+from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks
 from graphs.models.scripted import split_tokens
 from graphs.plan import Plan
 from graphs.state import initial_values
 
-__all__ = ["Agent", "Event", "ThreadBusy"]
+__all__ = ["Agent", "OpenTurn", "ThreadBusy", "TurnSession"]
 
 
-@dataclass(frozen=True)
-class Event:
-    event: str
-    data: dict[str, Any]
+@dataclass
+class TurnSession:
+    """One thread held for one run: what it was before, and how to put it back.
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"event": self.event, "data": self.data}
+    Attributes:
+        thread_id: the held thread.
+        run_id: this run's id (the `metadata` event's `run_id`).
+        config: the run config for LangGraph (thread id and the thread's test fixtures).
+        before: the thread's snapshot when the session began (LangGraph's `StateSnapshot`).
+    """
+
+    agent: Agent
+    thread_id: str
+    run_id: str
+    config: RunnableConfig
+    before: Any
+
+    @property
+    def fresh(self) -> bool:
+        """True when the thread has no state yet."""
+        return not self.before.values
+
+    @property
+    def pending_interrupt(self) -> dict[str, Any] | None:
+        """The question of the interrupt the thread is paused at, if any."""
+        interrupts = self.before.interrupts
+        return interrupts[0].value if interrupts else None
+
+    def seed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Graph input for raw runs: a fresh thread gets the slot defaults under `values`."""
+        return {**initial_values(self.agent.plan["state"]), **values} if self.fresh else values
+
+    def input_for(self, message: str) -> Any:
+        """The graph input of a user message: the answer to a pending interrupt, else a new message."""
+        if self.before.interrupts:
+            return Command(resume=message)
+        return self.seed({"messages": [HumanMessage(content=message)]})
+
+    async def restore(self) -> None:
+        """Leave the thread as it was when the session began: the next turn sees no half-written work."""
+        graph = self.agent.graph
+        after = await graph.aget_state(self.config)
+        if _checkpoint_id(after.config) == _checkpoint_id(self.before.config):
+            return
+        if self.fresh:
+            await graph.checkpointer.adelete_thread(self.thread_id)
+            return
+        await graph.aupdate_state(self.before.config, None)
+
+
+def _checkpoint_id(config: Any) -> Any:
+    return ((config or {}).get("configurable") or {}).get("checkpoint_id")
+
+
+@dataclass
+class OpenTurn:
+    """A turn whose thread is already held: `metadata` is its first event, `rest` the others."""
+
+    metadata: MetadataEvent
+    rest: AsyncIterator[Event]
+
+    @property
+    def thread_id(self) -> str:
+        return self.metadata.thread_id
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event, `metadata` included."""
+        yield self.metadata
+        async for event in self.rest:
+            yield event
+
+    async def aclose(self) -> None:
+        """Stop the turn (if still running): the thread is restored and released."""
+        aclose = getattr(self.rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 _DONE = object()
@@ -48,12 +136,10 @@ class _Failed:
     error: Exception
 
 
-class ThreadBusy(RuntimeError):
-    """A turn is already running on this thread."""
-
-
 @dataclass
-class _Turn:
+class _Fold:
+    """What the turn's `end` event reports, gathered while its events pass."""
+
     started: float = field(default_factory=time.perf_counter)
     first_token: float | None = None
     reply: list[str] = field(default_factory=list)
@@ -65,10 +151,9 @@ class _Turn:
             self.first_token = time.perf_counter()
         self.reply.append(text)
 
-    def add_usage(self, data: dict[str, Any]) -> None:
+    def add_usage(self, report: UsageReport) -> None:
         for key in ("input_tokens", "output_tokens", "total_tokens"):
-            if isinstance(data.get(key), int):
-                self.usage[key] = self.usage.get(key, 0) + data[key]
+            self.usage[key] = self.usage.get(key, 0) + getattr(report, key)
 
     def ms(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self.started) * 1000, 2)
@@ -77,9 +162,9 @@ class _Turn:
 class Agent:
     """A plan compiled against a checkpointer. Use `Agent.open(...)` as an async context manager."""
 
-    def __init__(self, plan: Plan, graph: Any) -> None:
+    def __init__(self, plan: Plan, graph: Any, *, locks: ThreadLocks | None = None) -> None:
         self.plan, self.graph = plan, graph
-        self._busy: set[str] = set()
+        self.locks: ThreadLocks = locks or LocalThreadLocks()
         self._fixtures: dict[str, fixtures.Fixtures] = {}
 
     @classmethod
@@ -91,13 +176,15 @@ class Agent:
         checkpointer: str = "memory",
         base_dir: str | Path = ".",
         model_override: str | None = None,
+        locks: ThreadLocks | None = None,
     ) -> AsyncIterator[Agent]:
         async with open_checkpointer(checkpointer, base_dir=base_dir) as saver:
             graph = build_graph(plan, checkpointer=saver, base_dir=base_dir, model_override=model_override)
-            yield cls(plan, graph)
+            yield cls(plan, graph, locks=locks)
 
     def is_busy(self, thread_id: str) -> bool:
-        return thread_id in self._busy
+        """True when a turn of this process holds the thread."""
+        return self.locks.is_held(thread_id)
 
     async def state(self, thread_id: str) -> dict[str, Any]:
         """The slots of a thread (without messages)."""
@@ -107,6 +194,38 @@ class Agent:
     async def messages(self, thread_id: str) -> list[Any]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return list((snapshot.values or {}).get("messages", []))
+
+    @asynccontextmanager
+    async def session(
+        self,
+        thread_id: str | None = None,
+        *,
+        script: dict[str, list[Any]] | None = None,
+        mocks: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> AsyncIterator[TurnSession]:
+        """Hold a thread for one run; restore it if the block fails or is cancelled.
+
+        `script`/`mocks` (tests) are kept for the thread and steer every later turn on it too.
+
+        Raises:
+            ThreadBusy: another turn holds the thread.
+        """
+        thread_id = thread_id or uuid.uuid4().hex
+        async with self.locks.hold(thread_id):
+            if script is not None or mocks is not None:
+                self._fixtures[thread_id] = fixtures.Fixtures(script=dict(script or {}), mocks=dict(mocks or {}))
+            config: RunnableConfig = {"configurable": {"thread_id": thread_id,
+                                                       fixtures.CONFIG_KEY: self._fixtures.get(thread_id)}}
+            before = await self.graph.aget_state(config)
+            session = TurnSession(self, thread_id, run_id or uuid.uuid4().hex, config, before)
+            try:
+                yield session
+            except BaseException:
+                # Shielded: the block may be under cancellation (client gone) and must still be undone.
+                with anyio.CancelScope(shield=True):
+                    await session.restore()
+                raise
 
     async def turn(
         self,
@@ -121,47 +240,44 @@ class Agent:
         Raises:
             ThreadBusy: another turn is running on this thread (callers answer 409).
         """
-        thread_id = thread_id or uuid.uuid4().hex
-        with self.reserve(thread_id):
-            if script is not None or mocks is not None:
-                self._fixtures[thread_id] = fixtures.Fixtures(script=dict(script or {}), mocks=dict(mocks or {}))
-            async for event in self._run(message, thread_id):
-                yield event
+        async with self.session(thread_id, script=script, mocks=mocks) as session:
+            run = self._run(session, message)
+            try:
+                async for event in run:
+                    yield event
+            finally:
+                # Close the run (and cancel its graph task) before the session restores the thread:
+                # nothing of this turn may write after the restore. Shielded: we may be cancelled.
+                with anyio.CancelScope(shield=True):
+                    await run.aclose()
 
-    @contextmanager
-    def reserve(self, thread_id: str) -> Iterator[None]:
-        """Mark the thread busy for the block (runs that bypass `turn`, e.g. LangServe's raw graph routes).
+    async def open_turn(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        script: dict[str, list[Any]] | None = None,
+        mocks: dict[str, Any] | None = None,
+    ) -> OpenTurn:
+        """Start a turn and hold its thread before returning (so a server can answer 409 first).
 
         Raises:
-            ThreadBusy: a turn already runs on this thread (in this process).
+            ThreadBusy: another turn is running on this thread.
         """
-        if thread_id in self._busy:
-            raise ThreadBusy(thread_id)
-        self._busy.add(thread_id)
-        try:
-            yield
-        finally:
-            self._busy.discard(thread_id)
+        stream = self.turn(message, thread_id=thread_id, script=script, mocks=mocks)
+        first = await anext(stream)
+        assert isinstance(first, MetadataEvent), "a turn starts with its metadata"
+        return OpenTurn(first, stream)
 
-    async def _run(self, message: str, thread_id: str) -> AsyncIterator[Event]:
-        config: dict[str, Any] = {"configurable": {"thread_id": thread_id,
-                                                   fixtures.CONFIG_KEY: self._fixtures.get(thread_id)}}
-        run_id = uuid.uuid4().hex
-        yield Event("metadata", {"thread_id": thread_id, "run_id": run_id, "agent": self.plan["name"]})
-        turn = _Turn()
-        before = await self.graph.aget_state(config)
-        if before.interrupts:
-            graph_input: Any = Command(resume=message)
-        else:
-            graph_input = {"messages": [HumanMessage(content=message)]}
-            if not before.values:
-                graph_input.update(initial_values(self.plan["state"]))
+    async def _run(self, session: TurnSession, message: str) -> AsyncGenerator[Event, None]:
+        yield MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])
+        fold = _Fold()
         question: dict[str, Any] | None = None
         # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
         # node and its model request. (Closing LangGraph's stream at a `yield` leaves the node running.)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        pump = asyncio.create_task(self._pump(graph_input, config, queue))
+        pump = asyncio.create_task(self._pump(session.input_for(message), session.config, queue))
         try:
             while True:
                 item = await queue.get()
@@ -175,54 +291,43 @@ class Agent:
                     if pending:
                         question = pending[0].value
                     continue
-                event, data = chunk["event"], chunk["data"]
-                if event == "usage":
-                    turn.add_usage(data)
+                if isinstance(chunk, UsageReport):
+                    fold.add_usage(chunk)
                     continue
-                if event == "token":
-                    turn.token(data["text"])
-                elif event == "node" and data["phase"] == "start":
-                    turn.path.append(data["node"])
-                yield Event(event, data)
+                if isinstance(chunk, TokenEvent):
+                    fold.token(chunk.text)
+                elif isinstance(chunk, NodeEvent) and chunk.phase == "start":
+                    fold.path.append(chunk.node)
+                yield chunk
         except (asyncio.CancelledError, GeneratorExit):
-            # Shielded: our own task may be under cancellation, and the thread must still be restored.
             with anyio.CancelScope(shield=True):
                 pump.cancel()
                 await asyncio.wait([pump])
-                await self.restore(config, before)
-            raise
+            raise  # the session restores the thread
         except Exception as exc:  # every model/tool/node failure becomes an `error` event
-            await self.restore(config, before)
+            await session.restore()
             code, retryable, text = classify_error(exc)
-            yield Event("error", {"code": code, "message": text, "retryable": retryable})
+            yield ErrorEvent(code=code, message=text, retryable=retryable)
             return
         if question is not None:
-            pieces = split_tokens(question["question"])
-            if turn.reply and not turn.reply[-1].endswith("\n"):
-                pieces = ["\n\n", *pieces]  # the question follows what a node already said this turn
-            for piece in pieces:
-                turn.token(piece)
-                yield Event("token", {"text": piece, "node": question["node"]})
-            yield Event("interrupt", {"question": question["question"], "node": question["node"]})
-        yield Event("state", await self.state(thread_id))
-        done = time.perf_counter()
-        yield Event(
-            "end",
-            {
-                "reply": "".join(turn.reply),
-                "usage": turn.usage,
-                "path": turn.path,
-                "interrupted": question is not None,
-                "first_token_ms": turn.ms(turn.first_token),
-                "total_ms": turn.ms(done),
-            },
+            for event in _question_tokens(question, fold):
+                yield event
+            yield InterruptEvent(question=question["question"], node=question["node"])
+        yield StateEvent(values=await self.state(session.thread_id))
+        yield EndEvent(
+            reply="".join(fold.reply),
+            usage=fold.usage,
+            path=fold.path,
+            interrupted=question is not None,
+            first_token_ms=fold.ms(fold.first_token),
+            total_ms=fold.ms(time.perf_counter()),
         )
 
-    async def _pump(self, graph_input: Any, config: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
+    async def _pump(self, graph_input: Any, config: RunnableConfig, queue: asyncio.Queue[Any]) -> None:
         try:
             # durability="exit": one checkpoint when the turn ends, none between its nodes. A turn is
-            # all or nothing for the thread anyway (see `restore`), and the writes saved come
-            # before the model call, i.e. off the time to first token.
+            # all or nothing for the thread anyway (see `TurnSession.restore`), and the writes saved
+            # come before the model call, i.e. off the time to first token.
             async for _ns, mode, chunk in self.graph.astream(
                 graph_input, config, stream_mode=["custom", "updates"], subgraphs=True, durability="exit"
             ):
@@ -232,14 +337,14 @@ class Agent:
         else:
             queue.put_nowait(_DONE)
 
-    async def restore(self, config: dict[str, Any], before: Any) -> None:
-        """Leave the thread as it was before the failed turn: the next turn sees no half-written work."""
-        after = await self.graph.aget_state(config)
-        if after.config.get("configurable", {}).get("checkpoint_id") == (before.config or {}).get(
-            "configurable", {}
-        ).get("checkpoint_id"):
-            return
-        if not before.values:
-            await self.graph.checkpointer.adelete_thread(config["configurable"]["thread_id"])
-            return
-        await self.graph.aupdate_state(before.config, None)
+
+def _question_tokens(question: dict[str, Any], fold: _Fold) -> list[TokenEvent]:
+    """The interrupt's question streamed as the turn's reply, set apart from what a node already said."""
+    pieces = split_tokens(question["question"])
+    if fold.reply and not fold.reply[-1].endswith("\n"):
+        pieces = ["\n\n", *pieces]
+    events = []
+    for piece in pieces:
+        fold.token(piece)
+        events.append(TokenEvent(text=piece, node=question["node"]))
+    return events

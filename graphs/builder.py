@@ -11,7 +11,7 @@ from graphs.errors import AgentConfigError
 from graphs.expressions import evaluate
 from graphs.models import make_chat_model, model_override_from_env
 from graphs.nodes import NodeContext, NodeError, build_node
-from graphs.plan import EdgePlan, Plan
+from graphs.plan import EdgePlan, Plan, node_model
 from graphs.spec_code import SpecCode
 from graphs.state import state_schema, state_view
 from graphs.tools import Toolbox, ToolError
@@ -37,7 +37,7 @@ def _router(source: str, edges: list[EdgePlan], plan: Plan) -> Any:
 
 
 def _used_models(plan: Plan) -> set[str]:
-    return {node["model"] for node in plan["nodes"].values() if "model" in node}
+    return {alias for node in plan["nodes"].values() if (alias := node_model(node)) is not None}
 
 
 def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = ".",

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graphs.fixtures import Fixtures
-from graphs.plan import ToolPlan
+from graphs.plan import HttpCallPlan, ToolPlan
 from graphs.spec_code import CodeError, SpecCode
 from graphs.templates import TemplateError, render
 
@@ -88,7 +88,7 @@ async def _python(name: str, function: Callable[..., Any], args: dict[str, Any])
         raise ToolError(f"tool {name!r} failed: {type(exc).__name__}: {exc}") from None
 
 
-async def _http(name: str, http: dict[str, Any], args: dict[str, Any]) -> Any:
+async def _http(name: str, http: HttpCallPlan, args: dict[str, Any]) -> Any:
     import httpx
 
     def fill(value: Any) -> Any:

@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from factory.build._requirements import pinned_requirements
 from factory.errors import ExitCode, UserError
-from factory.spec.loader import LoadedSpec
+from factory.language.loader import LoadedSpec
 from graphs.spec_code import module_source
 
 __all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "render_context", "write_context"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
+    from factory.language.loader import LoadedSpec
 
 __all__ = [
     "ChatEvent",

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from factory.spec.loader import LoadedSpec, load_spec
+from factory.language.loader import LoadedSpec, load_spec
 
-__all__ = ["ModelOption", "SpecArg", "data_dir", "load_plan"]
+__all__ = ["ModelOption", "SpecArg", "checkpointer_url", "data_dir", "load_plan"]
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=False)]
 ModelOption = Annotated[
@@ -23,6 +23,20 @@ ModelOption = Annotated[
 def data_dir() -> Path:
     """Where relative SQLite checkpointers live: `FACTORY_DATA_DIR`, default `.factory/` here."""
     return Path(os.environ.get("FACTORY_DATA_DIR", ".factory"))
+
+
+def checkpointer_url(loaded: LoadedSpec, flag: str | None) -> str:
+    """The checkpointer of `run`, `chat` and `serve` (see `graphs.checkpointers` for the precedence);
+    relative SQLite files live in `.factory/<agent name>/` here unless `FACTORY_DATA_DIR` is set."""
+    from graphs.checkpointers import choose_checkpointer_url
+
+    try:
+        return choose_checkpointer_url(flag=flag, spec=loaded.spec.serve.checkpointer, agent=loaded.spec.name,
+                                       default_root=Path(".factory") / loaded.spec.name)
+    except ValueError as exc:
+        from factory.errors import UserError
+
+        raise UserError(str(exc), hint="pass --checkpointer memory, or set $FACTORY_CHECKPOINTER") from None
 
 
 def load_plan(path: Path) -> tuple[LoadedSpec, Any]:

@@ -88,13 +88,10 @@ def chat(
 
 def _in_process(spec: Path, *, model: str | None, checkpointer: str | None) -> InProcessTransport:
     from factory.chat.transports import InProcessTransport
-    from factory.cli._common import load_plan
-    from graphs.checkpointers import resolve_checkpointer_url
+    from factory.cli._common import checkpointer_url, load_plan
 
     loaded, plan = load_plan(spec)
-    url = resolve_checkpointer_url(checkpointer or loaded.spec.serve.checkpointer)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
+    url = checkpointer_url(loaded, checkpointer)
     return InProcessTransport(loaded, plan, checkpointer=url, model=model)
 
 

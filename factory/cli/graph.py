@@ -8,8 +8,8 @@ import typer
 
 from factory.cli._common import SpecArg
 from factory.cli._output import out_console
-from factory.spec.loader import load_spec
-from factory.spec.models import Spec
+from factory.language.loader import load_spec
+from factory.language.models import Spec
 
 _SHAPES = {"reply": ('(["', '"])'), "agent": ('[["', '"]]'), "interrupt": ('{{"', '"}}'),
            "extract": ('[/"', '"/]'), "classify": ('{"', '"}'), "subgraph": ('[["', '"]]')}

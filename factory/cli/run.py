@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from factory.cli._common import ModelOption, SpecArg, data_dir, load_plan
+from factory.cli._common import ModelOption, SpecArg, checkpointer_url, load_plan
 from factory.cli._output import err_console, out_console
 from factory.errors import ExitCode, UserError
 
@@ -16,6 +16,7 @@ from factory.errors import ExitCode, UserError
 async def _run(plan: Any, base_dir: str, message: str, thread: str | None, model: str | None,
                checkpointer: str, as_json: bool) -> int:
     from graphs.agent import Agent
+    from graphs.events import EndEvent, ErrorEvent, MetadataEvent, TokenEvent, ToolEvent
     from graphs.models import ModelConfigError
 
     try:
@@ -23,20 +24,19 @@ async def _run(plan: Any, base_dir: str, message: str, thread: str | None, model
             async for event in agent.turn(message, thread_id=thread):
                 if as_json:
                     out_console.print(json.dumps(event.as_dict(), default=str), markup=False)
-                elif event.event == "token":
-                    out_console.print(event.data["text"], end="", markup=False)
-                elif event.event == "tool":
-                    err_console.print(f"[dim]tool {event.data['name']}({json.dumps(event.data['args'])})[/]")
-                elif event.event == "error":
-                    err_console.print(f"\n[red]error[/] {event.data['code']}: {event.data['message']}")
+                elif isinstance(event, TokenEvent):
+                    out_console.print(event.text, end="", markup=False)
+                elif isinstance(event, ToolEvent):
+                    err_console.print(f"[dim]tool {event.name}({json.dumps(event.args)})[/]")
+                elif isinstance(event, ErrorEvent):
+                    err_console.print(f"\n[red]error[/] {event.code}: {event.message}")
                     return ExitCode.BUILD_FAILED  # the turn failed in the engine (model, tool, node)
-                elif event.event == "end":
+                elif isinstance(event, EndEvent):
                     out_console.print()
-                    err_console.print(f"[dim]thread {thread or '-'} | path {' > '.join(event.data['path'])} | "
-                                      f"first token {event.data['first_token_ms']} ms | "
-                                      f"total {event.data['total_ms']} ms[/]")
-                elif event.event == "metadata":
-                    thread = event.data["thread_id"]
+                    err_console.print(f"[dim]thread {thread or '-'} | path {' > '.join(event.path)} | "
+                                      f"first token {event.first_token_ms} ms | total {event.total_ms} ms[/]")
+                elif isinstance(event, MetadataEvent):
+                    thread = event.thread_id
     except ModelConfigError as exc:
         raise UserError(str(exc), hint="run offline with `--model scripted`") from None
     return ExitCode.OK
@@ -52,11 +52,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print every event as a JSON line.")] = False,
 ) -> None:
     """Run one turn of SPEC in-process and stream the reply."""
-    from graphs.checkpointers import resolve_checkpointer_url
-
     loaded, plan = load_plan(spec)
-    url = resolve_checkpointer_url(checkpointer or loaded.spec.serve.checkpointer)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
+    url = checkpointer_url(loaded, checkpointer)
     code = asyncio.run(_run(plan, str(loaded.folder), message, thread, model, url, as_json))
     raise typer.Exit(code)

@@ -13,8 +13,8 @@ SCHEMA_ID = "https://meta-agent-factory.dev/spec-1.schema.json"
 
 
 def spec_json_schema() -> dict[str, Any]:
-    """The spec's JSON Schema, field docstrings as descriptions (see `factory.spec._schema`)."""
-    from factory.spec._schema import spec_json_schema as build
+    """The spec's JSON Schema, field docstrings as descriptions (see `factory.language._schema`)."""
+    from factory.language._schema import spec_json_schema as build
 
     return build()
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from factory.cli._common import ModelOption, SpecArg, data_dir, load_plan
+from factory.cli._common import ModelOption, SpecArg, checkpointer_url, load_plan
 from factory.cli._output import err_console
 from factory.errors import ExitCode, UserError
 
@@ -20,16 +20,6 @@ SPEC_ENV = "FACTORY_SERVE_SPEC"
 OPTIONS_ENV = "FACTORY_SERVE_OPTIONS"
 
 
-def _checkpointer_url(loaded: Any, override: str | None) -> str:
-    """Like `factory run`: relative SQLite files live in `FACTORY_DATA_DIR/<name>/` (default `.factory/`)."""
-    from graphs.checkpointers import resolve_checkpointer_url
-
-    url = override or resolve_checkpointer_url(loaded.spec.serve.checkpointer)  # the flag wins over the env
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = f"sqlite:///{(data_dir() / loaded.spec.name / url.removeprefix('sqlite:///')).resolve()}"
-    return url
-
-
 def _build(spec: Path, options: dict[str, Any]) -> Any:
     from graphs.server import create_app
 
@@ -37,7 +27,7 @@ def _build(spec: Path, options: dict[str, Any]) -> Any:
     return create_app(
         plan,
         base_dir=loaded.folder,
-        checkpointer=_checkpointer_url(loaded, options.get("checkpointer")),
+        checkpointer=checkpointer_url(loaded, options.get("checkpointer")),
         model_override=options.get("model"),
         test_mode=bool(options.get("test_mode")),
     )

@@ -10,7 +10,7 @@ import typer
 
 from factory.cli._output import err_console, out_console, report_spec_error
 from factory.errors import ExitCode, SpecError, SpecIssue
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 
 def validate(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from factory.errors import SpecError
 from factory.fix.patch import PatchProposal, PatchRejected, apply_to_text, check_editable, patched_data
 from factory.fix.patcher import Patcher, PatcherRequest
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from factory.testing.records import RunReport
 
 __all__ = ["Attempt", "FixOutcome", "RunTests", "fix_spec"]

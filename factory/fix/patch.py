@@ -18,7 +18,7 @@ import jsonpatch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from factory.spec._yaml import load_yaml
+from factory.language._yaml import load_yaml
 
 __all__ = ["PatchProposal", "PatchRejected", "apply_to_text", "check_editable", "parse_proposal", "patched_data",
            "pointer_editable"]

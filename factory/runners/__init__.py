@@ -19,10 +19,10 @@ from typing import Any, Literal, assert_never
 from rich.console import Console
 
 from factory.build import DEFAULT_BASE_IMAGE, engine_available
+from factory.language.loader import LoadedSpec
 from factory.runners._common import Runner, free_port
 from factory.runners._docker import CONTAINER_LABEL, run_docker
 from factory.runners._local import run_local
-from factory.spec.loader import LoadedSpec
 
 __all__ = ["CONTAINER_LABEL", "Runner", "RunnerKind", "free_port", "resolve_kind", "start_runner"]
 

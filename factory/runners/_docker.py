@@ -14,9 +14,9 @@ from rich.console import Console
 
 from factory.build import build_image, connect, write_context
 from factory.errors import ExitCode, UserError
+from factory.language.loader import LoadedSpec
 from factory.runners._common import LogBuffer, Runner, wait_ready
 from factory.runners._local import server_args
-from factory.spec.loader import LoadedSpec
 
 __all__ = ["CONTAINER_LABEL", "run_docker"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from factory.build import write_context
+from factory.language.loader import LoadedSpec
 from factory.runners._common import LogBuffer, Runner, free_port, wait_ready
-from factory.spec.loader import LoadedSpec
 
 __all__ = ["run_local"]
 

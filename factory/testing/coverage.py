@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from factory.testing.records import Coverage, EdgeCoverage, SpecPosition, TurnResult
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
+    from factory.language.loader import LoadedSpec
 
 __all__ = ["compute_coverage", "taken_pairs"]
 

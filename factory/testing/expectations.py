@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from factory.testing.records import TurnResult
 
 if TYPE_CHECKING:
-    from factory.spec.models import Expectation
+    from factory.language.models import Expectation
     from factory.testing.judge import Judge
 
 __all__ = [

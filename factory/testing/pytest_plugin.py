@@ -76,7 +76,7 @@ class SpecFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from factory.compiler import compile_plan
         from factory.errors import SpecError
-        from factory.spec.loader import load_spec
+        from factory.language.loader import load_spec
 
         try:
             loaded = load_spec(self.path)

@@ -30,8 +30,8 @@ from factory.testing.records import (
 )
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
-    from factory.spec.models import TestCase
+    from factory.language.loader import LoadedSpec
+    from factory.language.models import TestCase
     from factory.testing.judge import Judge
     from factory.testing.targets import Target
     from graphs.plan import Plan

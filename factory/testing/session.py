@@ -10,7 +10,7 @@ from factory.testing.records import RunReport
 from factory.testing.runner import Progress, Selection, run_tests
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
+    from factory.language.loader import LoadedSpec
 
 __all__ = ["arun_spec", "judge_for", "run_spec"]
 
@@ -25,7 +25,7 @@ async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess",
     `UserError` for an unusable target.
     """
     from factory.compiler import compile_plan
-    from factory.spec.loader import LoadedSpec, load_spec
+    from factory.language.loader import LoadedSpec, load_spec
     from factory.testing.targets import effective_model, open_target
 
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec(spec)

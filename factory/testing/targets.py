@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from factory.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
+    from factory.language.loader import LoadedSpec
     from graphs.plan import Plan
 
 __all__ = ["HttpSseTarget", "InProcessTarget", "Target", "effective_model", "open_target", "runner_url"]

@@ -1,20 +1,46 @@
-"""Node kinds: one module each, `build(node_id, node, ctx) -> async node function`."""
+"""Node kinds: one module each, `build(node_id, node, ctx) -> async node function`.
+
+`build_node` dispatches on the plan's `kind` exhaustively (a new kind that is not handled here is a
+type error); `NODE_KINDS` in `graphs.plan` is the closed set, and the spec language's registry of
+node kinds is tested equal to it.
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import Any, assert_never
 
 from langchain_core.runnables import RunnableConfig
 
+from graphs.events import NodeEvent
 from graphs.fixtures import node_path
+from graphs.nodes import agent, classify, extract, interrupt, python, reply, subgraph, tool
+from graphs.nodes import set as set_node
 from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit
 from graphs.plan import NodePlan
 
 __all__ = ["NodeContext", "NodeError", "build_node"]
 
-_MODULES = {"reply": "reply", "agent": "agent", "extract": "extract", "classify": "classify", "tool": "tool",
-            "set": "set", "interrupt": "interrupt", "subgraph": "subgraph", "python": "python"}
+
+def _inner(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+    if node["kind"] == "reply":
+        return reply.build(node_id, node, ctx)
+    if node["kind"] == "agent":
+        return agent.build(node_id, node, ctx)
+    if node["kind"] == "extract":
+        return extract.build(node_id, node, ctx)
+    if node["kind"] == "classify":
+        return classify.build(node_id, node, ctx)
+    if node["kind"] == "tool":
+        return tool.build(node_id, node, ctx)
+    if node["kind"] == "set":
+        return set_node.build(node_id, node, ctx)
+    if node["kind"] == "interrupt":
+        return interrupt.build(node_id, node, ctx)
+    if node["kind"] == "subgraph":
+        return subgraph.build(node_id, node, ctx)
+    if node["kind"] == "python":
+        return python.build(node_id, node, ctx)
+    assert_never(node)
 
 
 def build_node(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
@@ -23,15 +49,14 @@ def build_node(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
     Events name the node by its path (`collect_address.parse` inside a subgraph node), the same
     name a test's `script` uses, so a turn's `path` shows where inside a sub-spec it went.
     """
-    module = importlib.import_module(f"graphs.nodes.{_MODULES[node['kind']]}")
-    inner: NodeFn = module.build(node_id, node, ctx)
+    inner = _inner(node_id, node, ctx)
     kind = node["kind"]
 
     async def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         name = node_path(config, node_id)
-        emit("node", node=name, kind=kind, phase="start")
+        emit(NodeEvent(node=name, kind=kind, phase="start"))
         result = await inner(state, config)
-        emit("node", node=name, kind=kind, phase="end")
+        emit(NodeEvent(node=name, kind=kind, phase="end"))
         return result
 
     run.__name__ = node_id

@@ -11,7 +11,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Syst
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-from graphs.plan import NodePlan, Plan
+from graphs.errors import NodeError
+from graphs.events import Event, TokenEvent, UsageReport
+from graphs.plan import AgentNodePlan, ClassifyNodePlan, ExtractNodePlan, Plan, ReplyNodePlan
 from graphs.state import state_view
 from graphs.templates import TemplateError, render
 from graphs.tools import Toolbox
@@ -19,17 +21,11 @@ from graphs.tools import Toolbox
 __all__ = ["NodeContext", "NodeError", "NodeFn", "emit", "prompt_messages", "render_for", "stream_answer",
            "variables"]
 
+LLMNodePlan = ReplyNodePlan | AgentNodePlan | ExtractNodePlan | ClassifyNodePlan
+
 NodeFn = Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]
 NOSTREAM: RunnableConfig = {"tags": ["nostream"]}
 """Config for model calls whose output the user never sees (`extract`, `classify`)."""
-
-
-class NodeError(RuntimeError):
-    """A node could not do its work (bad model output, a failed tool); safe to show to the user."""
-
-    def __init__(self, message: str, *, code: str = "node_error", retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code, self.retryable = code, retryable
 
 
 @dataclass
@@ -40,9 +36,9 @@ class NodeContext:
     subgraphs: dict[str, Any]
 
 
-def emit(event: str, **data: Any) -> None:
-    """Write one event of the vocabulary onto the run's custom stream."""
-    get_stream_writer()({"event": event, "data": data})
+def emit(event: Event | UsageReport) -> None:
+    """Write one event of the vocabulary (or a usage report) onto the run's custom stream."""
+    get_stream_writer()(event)
 
 
 class _Prompts(Mapping[str, str]):
@@ -81,7 +77,7 @@ def render_for(text: str, ctx: NodeContext, state: dict[str, Any]) -> str:
         raise NodeError(str(exc), code="template_error") from None
 
 
-def prompt_messages(ctx: NodeContext, node: NodePlan, state: dict[str, Any]) -> list[BaseMessage]:
+def prompt_messages(ctx: NodeContext, node: LLMNodePlan, state: dict[str, Any]) -> list[BaseMessage]:
     """The system prompt rendered over the state, then the conversation so far."""
     system = render_for(node["prompt"], ctx, state)
     return [SystemMessage(system), *state.get("messages", [])]
@@ -100,13 +96,14 @@ async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -
         message_id = message_id or chunk.id
         piece = chunk.text
         if piece:
-            emit("token", text=piece, node=node_id)
+            emit(TokenEvent(text=piece, node=node_id))
             pieces.append(piece)
         if chunk.tool_call_chunks or chunk.usage_metadata:
             bare = chunk.model_copy(update={"content": ""})
             structured = bare if structured is None else structured + bare
     usage = structured.usage_metadata if structured is not None else None
     if usage:
-        emit("usage", node=node_id, **usage)
+        emit(UsageReport(node=node_id, input_tokens=usage.get("input_tokens", 0),
+                         output_tokens=usage.get("output_tokens", 0), total_tokens=usage.get("total_tokens", 0)))
     tool_calls = structured.tool_calls if structured is not None else []
     return AIMessage(content="".join(pieces), tool_calls=tool_calls, id=message_id)

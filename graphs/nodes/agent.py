@@ -8,17 +8,18 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
+from graphs.events import TokenEvent, ToolEvent
 from graphs.fixtures import from_config, node_path
 from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer
-from graphs.plan import NodePlan
+from graphs.plan import AgentNodePlan
 from graphs.tools import ToolError
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
-    tools = node.get("tools", [])
+def build(node_id: str, node: AgentNodePlan, ctx: NodeContext) -> NodeFn:
+    tools = node["tools"]
     model = ctx.models[node["model"]]
     bound = model.bind_tools([ctx.toolbox.schema(t) for t in tools]) if tools else model
-    max_steps = node.get("max_steps", 5)
+    max_steps = node["max_steps"]
 
     async def agent(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         here = node_path(config, node_id)
@@ -38,12 +39,12 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
                     content = json.dumps(result, default=str)
                 except ToolError as exc:
                     result, content = {"error": str(exc)}, json.dumps({"error": str(exc)})
-                emit("tool", name=call["name"], args=call["args"], result=result, node=here)
+                emit(ToolEvent(name=call["name"], args=call["args"], result=result, node=here))
                 message = ToolMessage(content=content, tool_call_id=call["id"] or "")
                 written.append(message)
                 conversation.append(message)
         text = f"I could not finish within {max_steps} steps."
-        emit("token", text=text, node=here)
+        emit(TokenEvent(text=text, node=here))
         written.append(AIMessage(content=text))
         return {"messages": written}
 

@@ -7,12 +7,12 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.nodes._common import NOSTREAM, NodeContext, NodeError, NodeFn, prompt_messages
-from graphs.plan import NodePlan
+from graphs.plan import ClassifyNodePlan
 
 TOOL_NAME = "choose_label"
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: ClassifyNodePlan, ctx: NodeContext) -> NodeFn:
     labels = node["labels"]
     described = "; ".join(f"{label}: {why}" for label, why in labels.items())
     tool = {"type": "function", "function": {

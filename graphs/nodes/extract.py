@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.nodes._common import NOSTREAM, NodeContext, NodeFn, prompt_messages
-from graphs.plan import NodePlan, SlotPlan
+from graphs.plan import ExtractNodePlan, SlotPlan
 
 TOOL_NAME = "record_slots"
 _JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
@@ -46,7 +46,7 @@ def coerce(slot: SlotPlan, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: ExtractNodePlan, ctx: NodeContext) -> NodeFn:
     slots = {name: ctx.plan["state"][name] for name in node["into"]}
     tool = {"type": "function", "function": {
         "name": TOOL_NAME,

@@ -14,10 +14,10 @@ from langgraph.types import interrupt
 
 from graphs.fixtures import node_path
 from graphs.nodes._common import NodeContext, NodeFn, render_for
-from graphs.plan import NodePlan
+from graphs.plan import InterruptNodePlan
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: InterruptNodePlan, ctx: NodeContext) -> NodeFn:
     async def ask(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         question = render_for(node["message"], ctx, state)
         answer = interrupt({"question": question, "node": node_path(config, node_id)})

@@ -14,16 +14,16 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.nodes._common import NodeContext, NodeError, NodeFn
-from graphs.plan import NodePlan
+from graphs.plan import PythonNodePlan
 from graphs.state import state_view
 from graphs.tools import ToolError
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: PythonNodePlan, ctx: NodeContext) -> NodeFn:
     try:
         function = ctx.toolbox.function(node["function"])
     except ToolError as exc:
-        raise NodeError(f"python node {node_id!r}: {exc}", code="import_error") from None
+        raise NodeError(f"python node {node_id!r}: {exc}", code="python_error") from None
     allowed = set(ctx.plan["state"])
 
     async def call(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:

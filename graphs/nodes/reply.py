@@ -8,10 +8,10 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.fixtures import node_path
 from graphs.nodes._common import NodeContext, NodeFn, prompt_messages, stream_answer
-from graphs.plan import NodePlan
+from graphs.plan import ReplyNodePlan
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: ReplyNodePlan, ctx: NodeContext) -> NodeFn:
     model = ctx.models[node["model"]]
 
     async def reply(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.expressions import CelError, evaluate
 from graphs.nodes._common import NodeContext, NodeError, NodeFn
-from graphs.plan import NodePlan
+from graphs.plan import SetNodePlan
 from graphs.state import state_view
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: SetNodePlan, ctx: NodeContext) -> NodeFn:
     async def set_slots(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         view = {"state": state_view(state, ctx.plan["state"])}
         try:

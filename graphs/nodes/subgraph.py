@@ -8,11 +8,11 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.expressions import CelError, evaluate
 from graphs.nodes._common import NodeContext, NodeError, NodeFn
-from graphs.plan import NodePlan
+from graphs.plan import SubgraphNodePlan
 from graphs.state import initial_values, state_view
 
 
-def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
+def build(node_id: str, node: SubgraphNodePlan, ctx: NodeContext) -> NodeFn:
     child = ctx.subgraphs[node_id]
     child_plan = node["plan"]
 
@@ -20,11 +20,11 @@ def build(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
         view = {"state": state_view(state, ctx.plan["state"])}
         try:
             child_input = initial_values(child_plan["state"])
-            child_input.update({slot: evaluate(expr, view) for slot, expr in node.get("input", {}).items()})
+            child_input.update({slot: evaluate(expr, view) for slot, expr in node["input"].items()})
             child_input["messages"] = list(state.get("messages", []))
             result = await child.ainvoke(child_input, config)
             child_view = {"state": state_view(result, child_plan["state"])}
-            updates = {slot: evaluate(expr, child_view) for slot, expr in node.get("output", {}).items()}
+            updates = {slot: evaluate(expr, child_view) for slot, expr in node["output"].items()}
         except CelError as exc:
             raise NodeError(f"subgraph node {node_id!r}: {exc}", code="expression_error") from None
         known = {getattr(m, "id", None) for m in state.get("messages", [])}

@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from graphs.agent import Agent
-from graphs.checkpointers import resolve_checkpointer_url
+from graphs.checkpointers import choose_checkpointer_url
 from graphs.server import health, openai_compat, pages, sse, websocket
 from graphs.server._turns import ServerState
 from graphs.server.auth import ApiKeyMiddleware, load_api_keys
@@ -27,24 +27,16 @@ from graphs.server.errors import install_error_handlers, json_413
 from graphs.server.langserve_routes import add_langserve_routes
 from graphs.server.limits import Limits
 
-__all__ = ["DATA_DIR_ENV", "TEST_MODE_ENV", "create_app", "served_checkpointer_url"]
+__all__ = ["TEST_MODE_ENV", "create_app", "served_checkpointer_url"]
 
 TEST_MODE_ENV = "FACTORY_TEST_MODE"
-DATA_DIR_ENV = "FACTORY_DATA_DIR"
-DEFAULT_CHECKPOINTER = "sqlite:///threads.sqlite"
 
 
 def served_checkpointer_url(plan: dict[str, Any], *, base_dir: str | Path, checkpointer: str | None = None) -> str:
-    """The checkpointer URL: explicit > `FACTORY_CHECKPOINTER` > the spec > a SQLite file.
-
-    A relative SQLite path lives under `FACTORY_DATA_DIR/<name>/` when that is set, else `base_dir`.
-    """
-    url = checkpointer or resolve_checkpointer_url(plan.get("serve", {}).get("checkpointer") or DEFAULT_CHECKPOINTER)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        relative = url.removeprefix("sqlite:///")
-        root = Path(os.environ[DATA_DIR_ENV]) / plan["name"] if os.environ.get(DATA_DIR_ENV) else Path(base_dir)
-        url = f"sqlite:///{(root / relative).resolve()}"
-    return url
+    """The checkpointer URL by `graphs.checkpointers.choose_checkpointer_url` (relative SQLite files
+    live in `base_dir` unless `FACTORY_DATA_DIR` is set)."""
+    return choose_checkpointer_url(flag=checkpointer, spec=plan.get("serve", {}).get("checkpointer"),
+                                   agent=plan["name"], default_root=base_dir)
 
 
 def _reset_sse_starlette() -> None:

@@ -37,13 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read the plan {args.plan}: {exc}", file=sys.stderr)
         return 2
     base_dir = args.base_dir or args.plan.parent
-    app = create_app(
-        plan,
-        base_dir=base_dir,
-        checkpointer=args.checkpointer,
-        model_override=args.model or model_override_from_env(),
-        test_mode=args.test_mode,
-    )
+    try:
+        app = create_app(
+            plan,
+            base_dir=base_dir,
+            checkpointer=args.checkpointer,
+            model_override=args.model or model_override_from_env(),
+            test_mode=args.test_mode,
+        )
+    except ValueError as exc:  # a checkpointer URL outside the grammar
+        print(f"error: {exc}\n  hint: --checkpointer, $FACTORY_CHECKPOINTER or serve.checkpointer", file=sys.stderr)
+        return 2
     try:
         check_checkpointer(app.state.factory.checkpointer_url, base_dir)
         check_port(args.host, args.port)

@@ -8,13 +8,12 @@ frame) instead of a stream that starts and then fails.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request, WebSocket
 
-from graphs.agent import Agent, Event, ThreadBusy
+from graphs.agent import Agent, OpenTurn, ThreadBusy
 from graphs.server.limits import Limits
 
 __all__ = ["OpenTurn", "ServerState", "check_fixtures", "encode", "open_turn", "server_state"]
@@ -52,44 +51,15 @@ def check_fixtures(state: ServerState, script: Any, mocks: Any) -> None:
         )
 
 
-@dataclass
-class OpenTurn:
-    """A turn whose thread is reserved: `first` is its `metadata` event, `rest` the remaining events."""
-
-    first: Event
-    rest: AsyncIterator[Event]
-
-    @property
-    def thread_id(self) -> str:
-        return str(self.first.data["thread_id"])
-
-    async def events(self) -> AsyncIterator[Event]:
-        yield self.first
-        async for event in self.rest:
-            yield event
-
-    async def aclose(self) -> None:
-        aclose = getattr(self.rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 async def open_turn(
     agent: Agent, message: str, *, thread_id: str | None, script: Any = None, mocks: Any = None
 ) -> OpenTurn:
-    """Start a turn and reserve its thread.
+    """Start a turn and hold its thread (`Agent.open_turn`).
 
     Raises:
         ThreadBusy: a turn already runs on this thread.
     """
-    stream = agent.turn(message, thread_id=thread_id, script=script, mocks=mocks)
-    try:
-        first = await anext(stream)
-    except ThreadBusy:
-        raise
-    except StopAsyncIteration:  # pragma: no cover - Agent.turn always yields metadata first
-        raise RuntimeError("the turn produced no events") from None
-    return OpenTurn(first, stream)
+    return await agent.open_turn(message, thread_id=thread_id, script=script, mocks=mocks)
 
 
 async def open_turn_http(

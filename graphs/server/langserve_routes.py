@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-import anyio
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun
@@ -39,8 +37,8 @@ from langserve import add_routes
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
 from graphs.agent import Agent
+from graphs.events import ErrorEvent, TokenEvent
 from graphs.server.limits import Limits
-from graphs.state import initial_values
 
 __all__ = [
     "ChatRunnable",
@@ -192,28 +190,19 @@ class GraphRunnable(_OneAtATimePerThread, Runnable[Any, Any]):
         agent = self._get_agent()
         prepared: RunnableConfig = RunnableConfig(**(config or {}))
         configurable = dict(prepared.get("configurable") or {})
-        thread = configurable["thread_id"] = _thread_from_config(prepared) or uuid.uuid4().hex
-        prepared["configurable"] = configurable
         if isinstance(input, BaseModel):
             input = input.model_dump(exclude_unset=True)
-        with agent.reserve(thread):
-            thread_config: dict[str, Any] = {"configurable": {"thread_id": thread}}
-            before = await agent.graph.aget_state(thread_config)
+        async with agent.session(_thread_from_config(prepared)) as session:
+            configurable["thread_id"] = session.thread_id
+            prepared["configurable"] = configurable
             if isinstance(input, dict):
                 input = {key: value for key, value in input.items() if value is not None}  # unset slots
                 if isinstance(input.get("messages"), list):  # LangServe unpacks only the top level
                     input["messages"] = [
                         m.model_dump() if isinstance(m, BaseModel) else m for m in input["messages"]
                     ]
-                if not before.values:
-                    input = {**initial_values(agent.plan["state"]), **input}
-            try:
-                yield agent, input, prepared
-            except BaseException:
-                # Shielded: the run may be under cancellation (client gone) and must still be undone.
-                with anyio.CancelScope(shield=True):
-                    await agent.restore(thread_config, before)
-                raise
+                input = session.seed(input)
+            yield agent, input, prepared
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         raise NotImplementedError("the served graph runs asynchronously; use ainvoke")
@@ -314,10 +303,10 @@ class ChatRunnable(_OneAtATimePerThread, Runnable[Any, str]):
         text = str(data.get("input") or "")
         thread = _thread_from_config(config) or playground_thread_id(messages, run_manager.run_id)
         async for event in self._get_agent().turn(text, thread_id=thread):
-            if event.event == "token":
-                yield event.data["text"]
-            elif event.event == "error":
-                raise ChatTurnError(f"{event.data['code']}: {event.data['message']}")
+            if isinstance(event, TokenEvent):
+                yield event.text
+            elif isinstance(event, ErrorEvent):
+                raise ChatTurnError(f"{event.code}: {event.message}")
 
 
 class ChatTurnError(RuntimeError):

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.agent import Event
+from graphs.events import EndEvent, ErrorEvent, TokenEvent
 from graphs.server._turns import OpenTurn, encode, open_turn_http, server_state
 from graphs.server.errors import is_utf8, openai_error
 from graphs.server.sse import THREAD_ID_PATTERN
@@ -119,21 +119,20 @@ async def chat_completions(body: CompletionRequest, request: Request) -> Respons
 
 
 async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response:
-    end: Event | None = None
+    end: EndEvent | None = None
     try:
         async for event in turn.rest:
-            if event.event == "error":
-                data = event.data
+            if isinstance(event, ErrorEvent):
                 return _openai_error(
-                    _STATUS_BY_CODE.get(data["code"], 500), data["message"], data["code"], "server_error"
+                    _STATUS_BY_CODE.get(event.code, 500), event.message, event.code, "server_error"
                 )
-            if event.event == "end":
+            if isinstance(event, EndEvent):
                 end = event
     finally:
         await turn.aclose()
     assert end is not None, "a turn without error ends with `end`"
-    usage = end.data.get("usage") or {}
-    run_id = turn.first.data["run_id"]
+    usage = end.usage
+    run_id = turn.metadata.run_id
     completion = {
         "id": f"chatcmpl-{run_id}",
         "object": "chat.completion",
@@ -142,7 +141,7 @@ async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": end.data["reply"]},
+                "message": {"role": "assistant", "content": end.reply},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
@@ -158,7 +157,7 @@ async def _whole(turn: OpenTurn, name: str, headers: dict[str, str]) -> Response
 
 
 async def _chunks(turn: OpenTurn, name: str, include_usage: bool) -> AsyncIterator[bytes]:
-    run_id, created = turn.first.data["run_id"], int(time.time())
+    run_id, created = turn.metadata.run_id, int(time.time())
     base = {"id": f"chatcmpl-{run_id}", "object": "chat.completion.chunk", "created": created, "model": name}
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -172,24 +171,23 @@ async def _chunks(turn: OpenTurn, name: str, include_usage: bool) -> AsyncIterat
     try:
         yield chunk({"role": "assistant", "content": ""}, thread_id=turn.thread_id)
         async for event in turn.rest:
-            if event.event == "token":
-                yield chunk({"content": event.data["text"]})
-            elif event.event == "error":
-                data = event.data
+            if isinstance(event, TokenEvent):
+                yield chunk({"content": event.text})
+            elif isinstance(event, ErrorEvent):
                 error = {
                     "error": {
-                        "message": data["message"],
+                        "message": event.message,
                         "type": "server_error",
-                        "code": data["code"],
-                        "retryable": data["retryable"],
+                        "code": event.code,
+                        "retryable": event.retryable,
                     }
                 }
                 yield format_sse_event(data_str=encode(error))
                 return
-            elif event.event == "end":
+            elif isinstance(event, EndEvent):
                 yield chunk({}, "stop")
                 if include_usage:
-                    usage = event.data.get("usage") or {}
+                    usage = event.usage
                     payload = {
                         **base,
                         "choices": [],

@@ -72,6 +72,6 @@ async def chat_stream(body: ChatStreamRequest, request: Request) -> EventSourceR
 async def _frames(turn: OpenTurn) -> AsyncIterator[bytes]:
     try:
         async for event in turn.events():
-            yield b"event: %s\ndata: %s\n\n" % (event.event.encode(), encode(event.data).encode())
+            yield b"event: %s\ndata: %s\n\n" % (event.event.encode(), encode(event.to_data()).encode())
     finally:
         await turn.aclose()

@@ -138,7 +138,7 @@ class _Session:
     async def _relay(self, turn: Any) -> None:
         try:
             async for event in turn.events():
-                await self.send(encode({"event": event.event, "data": event.data}))
+                await self.send(encode(event.as_dict()))
         except (WebSocketDisconnect, RuntimeError):
             return  # the socket closed under us; `serve` cancels and the agent restores the thread
         finally:

@@ -14,7 +14,7 @@ from build_helpers import ROOT, SALES_SPEC
 from factory.build import pinned_requirements, render_context, write_context
 from factory.compiler import compile_plan
 from factory.errors import SpecError, UserError
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 COMMITTED = ROOT / "generated" / "sales-discovery"
 

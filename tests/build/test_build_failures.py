@@ -17,7 +17,7 @@ from factory.build import _image, build_image, check_python, image_python, write
 from factory.cli import main as _main
 from factory.compiler import compile_plan
 from factory.errors import UserError
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 
 def main(argv: list[str]) -> int:

@@ -23,8 +23,8 @@ from httpx_sse import connect_sse
 
 from factory.build import build_image, write_context
 from factory.compiler import compile_plan
+from factory.language.loader import load_spec
 from factory.runners._common import LogBuffer, wait_ready
-from factory.spec.loader import load_spec
 
 pytestmark = pytest.mark.docker
 

@@ -13,7 +13,7 @@ from build_helpers import SALES_SPEC
 
 from factory.build import write_context
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 BIN = Path(sys.executable).parent
 

@@ -14,8 +14,8 @@ from httpx_sse import connect_sse
 from rich.console import Console
 
 from factory.errors import UserError
+from factory.language.loader import load_spec
 from factory.runners import CONTAINER_LABEL, resolve_kind, start_runner
-from factory.spec.loader import load_spec
 
 TURN = {
     "message": "I work at Initech.",

@@ -150,7 +150,7 @@ def factory_serve_available() -> bool:
 
 def _plan_file(tmp: Path, *, keys_env: str | None) -> Path:
     from factory.compiler import compile_plan
-    from factory.spec.loader import load_spec
+    from factory.language.loader import load_spec
 
     plan = compile_plan(load_spec(SPEC))
     if keys_env:

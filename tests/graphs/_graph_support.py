@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from graphs.agent import Agent, Event
 from graphs.plan import Plan
 
@@ -25,7 +25,7 @@ class TurnResult:
     events: list[Event] = field(default_factory=list)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e.data for e in self.events if e.event == kind]
+        return [e.to_data() for e in self.events if e.event == kind]
 
     @property
     def end(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from graphs.agent import Agent
 
 SPEC = """spec: 1
@@ -29,8 +29,8 @@ edges:
 async def _turn(plan: Any, folder: Path, **fixtures: Any) -> dict[str, Any]:
     async with Agent.open(plan, checkpointer="memory", base_dir=folder, model_override="scripted") as agent:
         events = [e async for e in agent.turn("hi", thread_id="same-id", **fixtures)]
-    (end,) = [e.data for e in events if e.event == "end"]
-    (state,) = [e.data for e in events if e.event == "state"]
+    (end,) = [e.to_data() for e in events if e.event == "end"]
+    (state,) = [e.to_data() for e in events if e.event == "state"]
     return {"reply": end["reply"], "found": state["found"]}
 
 

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from graphs.agent import Agent
 from graphs.nodes.extract import slot_schema
 
@@ -33,7 +33,7 @@ def test_an_unset_enum_slot_matches_no_covering_edge(tmp_path: Path) -> None:
     async def turn() -> dict[str, object]:
         async with Agent.open(plan, checkpointer="memory", model_override="scripted") as agent:
             events = [e async for e in agent.turn("hi")]
-        (error,) = [e.data for e in events if e.event == "error"]
+        (error,) = [e.to_data() for e in events if e.event == "error"]
         return error
 
     error = asyncio.run(turn())

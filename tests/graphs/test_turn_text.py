@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from graphs.agent import Agent
 
 SPEC = """spec: 1
@@ -31,8 +31,8 @@ def test_a_reply_and_an_interrupt_question_do_not_run_together(tmp_path: Path) -
     async def turn() -> tuple[str, list[str]]:
         async with Agent.open(plan, checkpointer="memory", model_override="scripted") as agent:
             events = [e async for e in agent.turn("hi", script={"greet": ["Hello there!"]})]
-        (end,) = [e.data for e in events if e.event == "end"]
-        return end["reply"], [e.data["text"] for e in events if e.event == "token"]
+        (end,) = [e.to_data() for e in events if e.event == "end"]
+        return end["reply"], [e.to_data()["text"] for e in events if e.event == "token"]
 
     reply, tokens = asyncio.run(turn())
     assert reply == "Hello there!\n\nWhat should I call you?"

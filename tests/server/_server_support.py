@@ -17,7 +17,7 @@ import uvicorn
 from httpx_sse import connect_sse
 
 from factory.compiler import compile_plan
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from graphs.server import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

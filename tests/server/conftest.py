@@ -10,8 +10,8 @@ import pytest
 from _server_support import ONBOARDING_SPEC, SALES_SPEC, LiveServer, echo_plan
 
 from factory.compiler import compile_plan
+from factory.language.loader import load_spec
 from factory.mockllm import MockLLMServer
-from factory.spec.loader import load_spec
 
 
 @pytest.fixture(scope="session")

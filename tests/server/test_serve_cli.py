@@ -105,7 +105,7 @@ def test_user_mistakes_are_messages_with_exit_codes_not_tracebacks(tmp_path: Pat
 
 def test_the_image_entrypoint_reports_a_bad_checkpointer_without_a_traceback(tmp_path: Path) -> None:
     from factory.compiler import compile_plan
-    from factory.spec.loader import load_spec
+    from factory.language.loader import load_spec
 
     root = Path(__file__).resolve().parents[2]
     plan = compile_plan(load_spec(root / "specs" / "sales_discovery.yaml"))

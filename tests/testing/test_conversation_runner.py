@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from spec_test_helpers import write_mini
 
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 from factory.testing import RunReport, Selection, run_spec
 from factory.testing.judge import JudgeVerdict
 from factory.testing.runner import case_passes, run_tests, select_tests

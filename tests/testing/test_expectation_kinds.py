@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from factory.spec.models import Expectation
+from factory.language.models import Expectation
 from factory.testing import expectations as ex
 from factory.testing.judge import ScriptedJudge
 from factory.testing.records import ToolCall, TurnResult

@@ -12,9 +12,9 @@ from pathlib import Path as FsPath
 from pydantic import ValidationError
 
 from factory.errors import SpecError, SpecIssue
-from factory.spec._errors import pydantic_issues
-from factory.spec._yaml import SourceMap, YamlLimits, load_yaml
-from factory.spec.models import Spec
+from factory.language._errors import pydantic_issues
+from factory.language._yaml import SourceMap, YamlLimits, load_yaml
+from factory.language.models import Spec
 
 __all__ = ["LoadedSpec", "load_spec", "load_spec_text"]
 
@@ -61,7 +61,7 @@ def _load(path: FsPath, *, limits: YamlLimits | None, stack: tuple[FsPath, ...])
 
 def _from_raw(raw: bytes | str, path: FsPath, *, display: str, limits: YamlLimits | None,
               stack: tuple[FsPath, ...]) -> LoadedSpec:
-    from factory.spec.checks import check_spec
+    from factory.language.checks import check_spec
 
     data, source, issues = load_yaml(raw, display, limits=limits)
     if issues:

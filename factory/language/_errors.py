@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import ValidationError
 
 from factory.errors import SpecIssue
-from factory.spec._yaml import Path, SourceMap
+from factory.language._yaml import Path, SourceMap
 
 __all__ = ["pydantic_issues"]
 
@@ -84,7 +84,7 @@ def _model_at(path: Path, data: Any) -> Any:
     """
     from pydantic import BaseModel
 
-    from factory.spec.models import Spec
+    from factory.language.models import Spec
 
     tp: Any = Spec
     steps = list(path)

@@ -1,6 +1,6 @@
 """Malformed specs, one per row: each must fail with the exact position, the message and a fix.
 
-Everything goes through the public API, `factory.spec.loader.load_spec`, which raises
+Everything goes through the public API, `factory.language.loader.load_spec`, which raises
 `factory.errors.SpecError` with every problem in `.issues`.
 
 Most rows edit one line of `BASE` (line numbers stay those of `BASE`):
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from factory.errors import SpecError, SpecIssue
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 BASE = """\
 spec: 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from factory.spec import models as m
+from factory.language import models as m
 
 if TYPE_CHECKING:
-    from factory.spec.checks import _Checker
-    from factory.spec.loader import LoadedSpec
+    from factory.language.checks import _Checker
+    from factory.language.loader import LoadedSpec
 
 __all__ = ["check_tests"]
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory.errors import SpecError
-from factory.spec._yaml import load_yaml
-from factory.spec.loader import load_spec
+from factory.language._yaml import load_yaml
+from factory.language.loader import load_spec
 
 FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from factory.spec._yaml import load_yaml
+from factory.language._yaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "specs" / "spec.schema.json"

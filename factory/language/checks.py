@@ -11,14 +11,14 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 from factory.errors import SpecError, SpecIssue
-from factory.spec import models as m
-from factory.spec._yaml import Path
-from factory.spec.graph_checks import check_graph
+from factory.language import models as m
+from factory.language._yaml import Path
+from factory.language.graph_checks import check_graph
 from graphs.expressions import CelError, check_cel
 from graphs.templates import TemplateError, names_used
 
 if TYPE_CHECKING:
-    from factory.spec.loader import LoadedSpec
+    from factory.language.loader import LoadedSpec
 
 __all__ = ["check_spec"]
 
@@ -486,7 +486,7 @@ def _strings(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
 def check_spec(loaded: LoadedSpec, *, load_child: Callable[[FsPath], LoadedSpec],
                stack: tuple[FsPath, ...]) -> list[SpecIssue]:
     """Every cross-reference problem of a spec whose shape is already valid."""
-    from factory.spec.test_checks import check_tests
+    from factory.language.conversation_checks import check_tests
 
     checker = _Checker(loaded, load_child, stack)
     checker.ids()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from factory.errors import SpecError
-from factory.spec.loader import load_spec
+from factory.language.loader import load_spec
 
 HEAD = """\
 spec: 1

@@ -12,7 +12,7 @@ import ast
 import inspect
 from typing import Any
 
-from factory.spec import models
+from factory.language import models
 
 __all__ = ["spec_json_schema"]
 

@@ -6,8 +6,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from factory.spec._yaml import Path
-from factory.spec.models import Spec
+from factory.language._yaml import Path
+from factory.language.models import Spec
 
 __all__ = ["GraphIssue", "check_graph"]
 
