@@ -17,7 +17,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from graphs.events import (
     TokenEvent,
     UsageReport,
 )
-from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks
+from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks, open_thread_locks
 from graphs.models.scripted import split_tokens
 from graphs.plan import Plan
 from graphs.state import initial_values
@@ -178,7 +178,12 @@ class Agent:
         model_override: str | None = None,
         locks: ThreadLocks | None = None,
     ) -> AsyncIterator[Agent]:
-        async with open_checkpointer(checkpointer, base_dir=base_dir) as saver:
+        """Compile `plan` against the checkpointer at `checkpointer`; thread locks default to the ones
+        that hold wherever that checkpointer's threads can be read (`graphs.locks.open_thread_locks`)."""
+        async with AsyncExitStack() as stack:
+            saver = await stack.enter_async_context(open_checkpointer(checkpointer, base_dir=base_dir))
+            if locks is None:
+                locks = await stack.enter_async_context(open_thread_locks(checkpointer, base_dir=base_dir))
             graph = build_graph(plan, checkpointer=saver, base_dir=base_dir, model_override=model_override)
             yield cls(plan, graph, locks=locks)
 
