@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Replica  # noqa: I001
+from _replicas import Replica
 
 PAIRS = {"postgres": 1000, "sqlite": 200}
 AT_ONCE = 20
