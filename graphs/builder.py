@@ -8,7 +8,8 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 
 from graphs.errors import AgentConfigError
-from graphs.expressions import evaluate
+from graphs.expressions import evaluate, reads_messages
+from graphs.history import summarizer_aliases
 from graphs.models import make_chat_model, model_override_from_env
 from graphs.nodes import NodeContext, NodeError, build_node
 from graphs.plan import EdgePlan, Plan, node_model
@@ -22,8 +23,10 @@ _ENDPOINTS = {"start": START, "end": END}
 
 
 def _router(source: str, edges: list[EdgePlan], plan: Plan) -> Any:
+    with_messages = reads_messages(*(edge["when"] for edge in edges))
+
     def route(state: dict[str, Any]) -> str:
-        view = {"state": state_view(state, plan["state"])}
+        view = {"state": state_view(state, plan["state"], messages=with_messages)}
         for edge in edges:
             if edge["when"] is None or evaluate(edge["when"], view) is True:
                 return _ENDPOINTS.get(edge["target"], edge["target"])
@@ -52,7 +55,7 @@ def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = 
     """
     model_override = model_override or model_override_from_env()
     code = SpecCode(Path(base_dir) / (plan.get("python_path") or ["."])[0])
-    used = _used_models(plan)
+    used = _used_models(plan) | summarizer_aliases(plan)
     models = {alias: make_chat_model(settings, override=model_override)
               for alias, settings in plan["models"].items() if alias in used}
     subgraphs = {node_id: build_graph(node["plan"], base_dir=base_dir, model_override=model_override)
@@ -64,7 +67,8 @@ def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = 
                 ctx.toolbox.function(tool["python"])
             except ToolError as exc:
                 raise AgentConfigError(f"tool {name!r} of {plan['name']!r}: {exc}") from None
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(state_schema(plan["state"]))
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
+        state_schema(plan["state"], summary=bool(summarizer_aliases(plan))))
     for node_id, node in plan["nodes"].items():
         try:
             function = build_node(node_id, node, ctx)

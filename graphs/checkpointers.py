@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graphs.plan import SERVE_DEFAULTS
+from graphs.serde import CachingSerializer
 
 __all__ = [
     "CHECKPOINTER_ENV",
@@ -87,23 +88,26 @@ def choose_checkpointer_url(*, flag: str | None, spec: str | None, agent: str, d
 async def open_checkpointer(url: str, *, base_dir: str | Path = ".") -> AsyncIterator[Any]:
     """Open the saver for `url` for the lifetime of the block; relative SQLite paths sit in `base_dir`."""
     parsed = parse_checkpointer_url(url)
+    serde = CachingSerializer()  # a thread's read and write cost stays flat as its history grows
     if parsed.kind == "memory":
         from langgraph.checkpoint.memory import InMemorySaver
 
-        yield InMemorySaver()
+        yield InMemorySaver(serde=serde)
     elif parsed.kind == "sqlite":
+        import aiosqlite
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         file = Path(parsed.path or "")
         if not file.is_absolute():
             file = Path(base_dir) / file
         file.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(file)) as saver:
+        async with aiosqlite.connect(str(file)) as conn:
+            saver = AsyncSqliteSaver(conn, serde=serde)
             await saver.setup()
             yield saver
     else:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with AsyncPostgresSaver.from_conn_string(url) as saver:
-            await saver.setup()
-            yield saver
+        async with AsyncPostgresSaver.from_conn_string(url, serde=serde) as postgres:
+            await postgres.setup()
+            yield postgres

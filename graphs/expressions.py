@@ -14,10 +14,9 @@ from typing import Any
 sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
 import cel  # noqa: E402
 
-__all__ = ["CelError", "check_cel", "evaluate", "state_refs"]
+__all__ = ["CelError", "check_cel", "evaluate", "reads_messages"]
 
 _ERROR_AT = re.compile(r"<input>:(\d+):(\d+): (.*)")
-_STATE_REF = re.compile(r"\bstate\.([A-Za-z_]\w*)")
 
 
 class CelError(ValueError):
@@ -49,9 +48,9 @@ def check_cel(expression: str, *, allowed: frozenset[str]) -> list[str]:
     return sorted(set(program.variables()) - allowed)
 
 
-def state_refs(expression: str) -> list[str]:
-    """Slot names read as `state.NAME` (for reference checks)."""
-    return _STATE_REF.findall(expression)
+def reads_messages(*expressions: str | None) -> bool:
+    """True when any expression may read `messages` (the state view then has to carry them all)."""
+    return any(expression is not None and "messages" in expression for expression in expressions)
 
 
 def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:

@@ -16,6 +16,7 @@ A real socket is needed because openai 3.x (httpx2) bypasses in-process transpor
       - when: {model: flaky}
         fail: {status: 429, retry_after_s: 0.1}   # or {cut_after_tokens: 3} or {hang: true}
     default: {text: "mock-llm: no rule matched"}
+    context_window: 2000        # optional: longer prompts get OpenAI's 400 context_length_exceeded
 """
 
 from ._app import MockState, create_app

@@ -76,6 +76,13 @@ async def _chat(request: Request) -> Response:
         return _reject(mock, record, "mock-llm: the request body must be a JSON object")
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         return _reject(mock, record, "mock-llm: 'messages' must be a non-empty list")
+    window = mock.script.script.context_window
+    if window is not None and (used := mock.script.script.prompt_tokens(body)) > window:
+        record.status = 400
+        message = (f"This model's maximum context length is {window} tokens. However, your messages "
+                   f"resulted in {used} tokens. Please reduce the length of the messages.")
+        mock.recorder.finish(record, "failed", message)
+        return JSONResponse(_wire.error_body(400, message, "context_length_exceeded"), 400)
     reply, record.rule = mock.script.pick(body)
     record.stream = bool(body.get("stream"))
     fail = reply.fail

@@ -141,6 +141,19 @@ class Script(_Model):
     """The reply when the queue is exhausted and no rule matches."""
     models: list[str] = Field(default_factory=lambda: ["mock"])
     """Model ids listed by `GET /v1/models` (any model name is accepted in requests)."""
+    context_window: int | None = Field(default=None, ge=1)
+    """A small model's context, in tokens (estimated: 4 characters a token, 4 more per message). A
+    request whose messages exceed it gets OpenAI's 400 `context_length_exceeded`."""
+
+    def prompt_tokens(self, body: Mapping[str, Any]) -> int:
+        """The estimate `context_window` is compared with."""
+        total = 0
+        for message in body.get("messages") or []:
+            content = message.get("content") if isinstance(message, Mapping) else None
+            if isinstance(content, list):
+                content = "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+            total += 4 + -(-len(str(content or "")) // 4)
+        return total
 
 
 def load_script(source: Script | Mapping[str, Any] | list[Any] | Path | str | None) -> Script:

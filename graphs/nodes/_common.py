@@ -13,8 +13,9 @@ from langgraph.config import get_stream_writer
 
 from graphs.errors import NodeError
 from graphs.events import Event, TokenEvent, UsageReport
+from graphs.history import SUMMARY_CHANNEL, as_summary, history_for, window
 from graphs.plan import AgentNodePlan, ClassifyNodePlan, ExtractNodePlan, Plan, ReplyNodePlan
-from graphs.state import state_view
+from graphs.state import LazyMessages, state_view
 from graphs.templates import TemplateError, render
 from graphs.tools import Toolbox
 
@@ -62,7 +63,8 @@ class _Prompts(Mapping[str, str]):
 
 def variables(ctx: NodeContext, state: dict[str, Any]) -> dict[str, Any]:
     """Template variables: the slots, `messages`, `prompts` and `tools` (name -> description)."""
-    view = state_view(state, ctx.plan["state"])
+    view = state_view(state, ctx.plan["state"], messages=False)
+    view["messages"] = LazyMessages(state.get("messages", []))
     view["state"] = dict(view)
     view["tools"] = {name: tool["description"] for name, tool in ctx.plan["tools"].items()}
     view["prompts"] = _Prompts(ctx.plan["prompts"], view)
@@ -78,9 +80,12 @@ def render_for(text: str, ctx: NodeContext, state: dict[str, Any]) -> str:
 
 
 def prompt_messages(ctx: NodeContext, node: LLMNodePlan, state: dict[str, Any]) -> list[BaseMessage]:
-    """The system prompt rendered over the state, then the conversation so far."""
+    """The system prompt rendered over the state, then the conversation so far, through the node's
+    `history` window (`graphs.history`)."""
     system = render_for(node["prompt"], ctx, state)
-    return [SystemMessage(system), *state.get("messages", [])]
+    seen = window(state.get("messages", []), history_for(ctx.plan, node),
+                  model=ctx.plan["models"][node["model"]]["model"], summary=as_summary(state.get(SUMMARY_CHANNEL)))
+    return [SystemMessage(system), *seen]
 
 
 async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -> AIMessage:

@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from graphs.events import ToolEvent
-from graphs.expressions import CelError, evaluate
+from graphs.expressions import CelError, evaluate, reads_messages
 from graphs.fixtures import from_config, node_path
 from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit
 from graphs.plan import ToolNodePlan
@@ -16,8 +16,10 @@ from graphs.tools import ToolError
 
 
 def build(node_id: str, node: ToolNodePlan, ctx: NodeContext) -> NodeFn:
+    with_messages = reads_messages(*node["args"].values())
+
     async def tool(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        view = {"state": state_view(state, ctx.plan["state"])}
+        view = {"state": state_view(state, ctx.plan["state"], messages=with_messages)}
         try:
             args = {name: evaluate(expr, view) for name, expr in node["args"].items()}
             result = await ctx.toolbox.call(node["tool"], args, fixtures=from_config(config))

@@ -1,0 +1,180 @@
+"""Long conversations: what one turn costs the server as a thread's history grows.
+
+One thread, `--turns` turns (default 1000) over `POST /chat/stream` (SQLite checkpointer, the
+fake model: 100 ms to first token, 51 words per reply), twice: the spec as is, and with a history
+window (`history: {last: 20}` on the model). At 10, 100, 500 and 1,000 turns it reports the time to
+first token p50 (client side) and the server's CPU per turn (from `/proc`, over the `--window`
+turns that end there).
+
+    .venv/bin/python benchmarks/bench_history.py [--turns 1000] [--window 10] [--profile DIR]
+
+`--profile DIR` records a py-spy flame graph of the server over the last window of each variant
+(`DIR/<variant>.txt`, py-spy's collapsed stacks; py-spy from PyPI). Writes `benchmarks/results/history.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_streaming import cpu_seconds, free_port, wait_ready  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "history.json"
+SPEC = """\
+spec: 1
+name: history-bot
+description: Counts turns and answers; the history benchmark's agent.
+models:
+  main: {provider: openai, model: mock, max_retries: 0, timeout_s: 60%(history)s}
+default_model: main
+state:
+  turns: {type: integer, default: 0}
+prompts:
+  answer: You are a patient assistant in a long conversation.
+nodes:
+  count_turn: {kind: set, values: {turns: "state.turns + 1"}}
+  answer: {kind: reply, prompt: answer}
+edges:
+  - {from: start, to: count_turn}
+  - {from: count_turn, to: answer}
+  - {from: answer, to: end}
+"""
+MARKS = (10, 100, 500, 1000)
+
+
+def start(work: Path, *, history: bool) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str]:
+    script = work / "script.json"
+    words = " ".join(f"word{i}" for i in range(51))
+    script.write_text(json.dumps({"default": {"text": words, "first_token_delay_ms": 100}}))
+    mock_port, server_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "bench"}
+    mock = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from factory.mockllm.cli import mock_llm_command; "
+         "mock_llm_command(Path(sys.argv[1]), port=int(sys.argv[2]))", str(script), str(mock_port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    wait_ready(f"{mock_url}/v1/models", mock)
+    from factory.compiler import compile_plan
+    from factory.language.loader import load_spec
+
+    (work / "bench.yaml").write_text(SPEC % {"history": ", history: {last: 20}" if history else ""})
+    plan = compile_plan(load_spec(work / "bench.yaml"))
+    plan["models"]["main"]["base_url"] = f"{mock_url}/v1"
+    (work / "plan.json").write_text(json.dumps(plan))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "graphs.server", "--plan", str(work / "plan.json"), "--base-dir", str(work),
+         "--port", str(server_port), "--checkpointer", f"sqlite:///{work / 'history.sqlite'}",
+         "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL)
+    server_url = f"http://127.0.0.1:{server_port}"
+    wait_ready(f"{server_url}/ready", server)
+    return mock, server, server_url
+
+
+async def one_turn(client: httpx.AsyncClient, url: str, thread: str, turn: int) -> float:
+    """Time to the first `token` event, in ms; raises on anything but a clean turn."""
+    started = time.perf_counter()
+    first: float | None = None
+    body = {"message": f"Turn {turn}: tell me more about the plan.", "thread_id": thread}
+    async with client.stream("POST", f"{url}/chat/stream", json=body) as answer:
+        answer.raise_for_status()
+        last = ""
+        async for line in answer.aiter_lines():
+            if line.startswith("event: "):
+                last = line.removeprefix("event: ")
+                if last == "token" and first is None:
+                    first = (time.perf_counter() - started) * 1000
+                if last == "error":
+                    raise RuntimeError(f"turn {turn} failed")
+    if first is None or last != "end":
+        raise RuntimeError(f"turn {turn} ended without tokens or without `end`")
+    return first
+
+
+async def variant(*, history: bool, turns: int, window: int, profile: Path | None) -> dict[str, Any]:
+    name = "window" if history else "no_window"
+    with tempfile.TemporaryDirectory() as tmp:
+        mock, server, url = start(Path(tmp), history=history)
+        try:
+            thread = uuid.uuid4().hex
+            marks = [m for m in MARKS if m <= turns] or [turns]
+            rows: dict[str, Any] = {}
+            async with httpx.AsyncClient(timeout=120) as client:
+                ttfts: list[float] = []
+                cpu_at: dict[int, float] = {0: cpu_seconds(server.pid)}
+                spy = None
+                for turn in range(1, turns + 1):
+                    if profile is not None and turn == marks[-1] - window + 1:
+                        profile.mkdir(parents=True, exist_ok=True)
+                        spy = subprocess.Popen(
+                            [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.pid),
+                             "-o", str(profile / f"{name}.txt"), "-f", "raw", "-r", "200"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    if turn in {m - window for m in marks}:
+                        cpu_at[turn] = cpu_seconds(server.pid)
+                    ttfts.append(await one_turn(client, url, thread, turn))
+                    if turn in marks:
+                        cpu_at[turn] = cpu_seconds(server.pid)
+                        start_cpu = cpu_at.get(turn - window, cpu_at[0])
+                        span = window if turn - window in cpu_at else turn
+                        recent = ttfts[-window:]
+                        rows[str(turn)] = {
+                            "ttft_p50_ms": round(statistics.median(recent), 2),
+                            "cpu_per_turn_ms": round((cpu_at[turn] - start_cpu) * 1000 / span, 2),
+                        }
+                        print(f"{name:10s} turn {turn:5d}  TTFT p50 {rows[str(turn)]['ttft_p50_ms']:8.2f} ms  "
+                              f"server CPU/turn {rows[str(turn)]['cpu_per_turn_ms']:7.2f} ms", flush=True)
+                if spy is not None:
+                    spy.send_signal(2)
+                    spy.wait(60)
+            first, last = rows[str(marks[0])], rows[str(marks[-1])]
+            return {"marks": rows, "cpu_growth": round(last["cpu_per_turn_ms"] / first["cpu_per_turn_ms"], 2),
+                    "ttft_growth": round(last["ttft_p50_ms"] / first["ttft_p50_ms"], 2)}
+        finally:
+            for proc in (server, mock):
+                proc.terminate()
+                proc.wait(10)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "turns": args.turns, "window_turns": args.window,
+        "model": "mock-llm, 100 ms to first token, 51 words per reply",
+    }
+    for history in (False, True)[: 1 if args.no_window_only else 2]:
+        results["window" if history else "no_window"] = await variant(
+            history=history, turns=args.turns, window=args.window, profile=args.profile)
+    results["targets"] = {"with_window_cpu_growth_max": 1.2}
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--window", type=int, default=10, help="turns averaged at each mark")
+    parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy flame graphs")
+    parser.add_argument("--no-window-only", action="store_true", help="skip the variant with a window")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    arguments = parser.parse_args()
+    outcome = asyncio.run(main(arguments))
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(json.dumps(outcome, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in outcome.items() if k in ("no_window", "window")}, indent=2))
+    print(f"wrote {arguments.out}")
