@@ -28,9 +28,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from graphs import fixtures
-from graphs.builder import build_graph
+from graphs.builder import agent_tool_names, build_graph, make_toolbox, spec_folder
 from graphs.checkpointers import open_checkpointer
-from graphs.errors import classify_error
+from graphs.errors import AgentConfigError, classify_error
 from graphs.events import (
     EndEvent,
     ErrorEvent,
@@ -43,9 +43,11 @@ from graphs.events import (
     UsageReport,
 )
 from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks, open_thread_locks
+from graphs.mcp import McpServers
 from graphs.models.scripted import split_tokens
 from graphs.plan import Plan
 from graphs.state import initial_values
+from graphs.tools import Toolbox, ToolError
 
 __all__ = ["Agent", "OpenTurn", "ThreadBusy", "TurnSession"]
 
@@ -184,7 +186,9 @@ class Agent:
             saver = await stack.enter_async_context(open_checkpointer(checkpointer, base_dir=base_dir))
             if locks is None:
                 locks = await stack.enter_async_context(open_thread_locks(checkpointer, base_dir=base_dir))
-            graph = build_graph(plan, checkpointer=saver, base_dir=base_dir, model_override=model_override)
+            toolbox = await _open_toolbox(plan, base_dir, stack)
+            graph = build_graph(plan, checkpointer=saver, base_dir=base_dir, model_override=model_override,
+                                toolbox=toolbox)
             yield cls(plan, graph, locks=locks)
 
     def is_busy(self, thread_id: str) -> bool:
@@ -341,6 +345,21 @@ class Agent:
             queue.put_nowait(_Failed(exc))
         else:
             queue.put_nowait(_DONE)
+
+
+async def _open_toolbox(plan: Plan, base_dir: str | Path, stack: AsyncExitStack) -> Toolbox:
+    """The plan's tools; MCP servers close with the agent, and the schemas of the MCP tools that
+    `agent` nodes offer are fetched now (a server that cannot start stops the start, clearly)."""
+    servers = plan.get("mcp_servers")
+    mcp = McpServers(servers, folder=spec_folder(plan, base_dir)) if servers else None
+    if mcp is not None:
+        stack.push_async_callback(mcp.close)
+    toolbox = make_toolbox(plan, base_dir=base_dir, mcp=mcp)
+    try:
+        await toolbox.prepare(agent_tool_names(plan))
+    except ToolError as exc:
+        raise AgentConfigError(f"{plan['name']}: {exc}") from None
+    return toolbox
 
 
 def _question_tokens(question: dict[str, Any], fold: _Fold) -> list[TokenEvent]:

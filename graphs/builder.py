@@ -10,6 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from graphs.errors import AgentConfigError
 from graphs.expressions import evaluate, reads_messages
 from graphs.history import summarizer_aliases
+from graphs.mcp import McpServers
 from graphs.models import make_chat_model, model_override_from_env
 from graphs.nodes import NodeContext, NodeError, build_node
 from graphs.plan import EdgePlan, Plan, node_model
@@ -17,7 +18,7 @@ from graphs.spec_code import SpecCode
 from graphs.state import state_schema, state_view
 from graphs.tools import Toolbox, ToolError
 
-__all__ = ["build_graph"]
+__all__ = ["agent_tool_names", "build_graph", "make_toolbox", "spec_folder"]
 
 _ENDPOINTS = {"start": START, "end": END}
 
@@ -43,8 +44,23 @@ def _used_models(plan: Plan) -> set[str]:
     return {alias for node in plan["nodes"].values() if (alias := node_model(node)) is not None}
 
 
+def make_toolbox(plan: Plan, *, base_dir: str | Path, mcp: McpServers | None = None) -> Toolbox:
+    """The plan's tools, their python code resolved from the spec's folder under `base_dir`."""
+    return Toolbox(plan["tools"], SpecCode(spec_folder(plan, base_dir)), mcp=mcp)
+
+
+def spec_folder(plan: Plan, base_dir: str | Path) -> Path:
+    """Where the plan's spec lived: its python modules and an MCP stdio server's working directory."""
+    return Path(base_dir) / (plan.get("python_path") or ["."])[0]
+
+
+def agent_tool_names(plan: Plan) -> set[str]:
+    """The tools `agent` nodes offer their model (their schemas are bound when the graph is built)."""
+    return {name for node in plan["nodes"].values() if node["kind"] == "agent" for name in node["tools"]}
+
+
 def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = ".",
-                model_override: str | None = None) -> Any:
+                model_override: str | None = None, toolbox: Toolbox | None = None) -> Any:
     """Compile a plan. `base_dir` is where `python:` modules of the spec live.
 
     Only the model aliases that nodes use are built: a `judge` or `patcher` alias for a hosted
@@ -54,13 +70,13 @@ def build_graph(plan: Plan, *, checkpointer: Any = None, base_dir: str | Path = 
     inside it pause and resume the parent's thread.
     """
     model_override = model_override or model_override_from_env()
-    code = SpecCode(Path(base_dir) / (plan.get("python_path") or ["."])[0])
     used = _used_models(plan) | summarizer_aliases(plan)
     models = {alias: make_chat_model(settings, override=model_override)
               for alias, settings in plan["models"].items() if alias in used}
     subgraphs = {node_id: build_graph(node["plan"], base_dir=base_dir, model_override=model_override)
                  for node_id, node in plan["nodes"].items() if node["kind"] == "subgraph"}
-    ctx = NodeContext(plan=plan, models=models, toolbox=Toolbox(plan["tools"], code), subgraphs=subgraphs)
+    ctx = NodeContext(plan=plan, models=models, toolbox=toolbox or make_toolbox(plan, base_dir=base_dir),
+                      subgraphs=subgraphs)
     for name, tool in plan["tools"].items():  # load the spec's code now: a broken module fails the start
         if tool["form"] == "python":
             try:

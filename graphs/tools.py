@@ -1,4 +1,4 @@
-"""Tools of the three forms (`python`, `http`, `returns`): their JSON schemas and how they run."""
+"""Tools of the four forms (`python`, `http`, `returns`, `mcp`): their JSON schemas and how they run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from urllib.parse import quote
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graphs.fixtures import Fixtures
+from graphs.mcp import McpError, McpServers
 from graphs.plan import HttpCallPlan, ToolPlan
 from graphs.spec_code import CodeError, SpecCode
 from graphs.templates import TemplateError, render
@@ -30,8 +31,26 @@ class ToolError(RuntimeError):
 class Toolbox:
     """The spec's tools, callable by name; honours the thread's mocks."""
 
-    def __init__(self, tools: dict[str, ToolPlan], code: SpecCode) -> None:
-        self.tools, self.code = tools, code
+    def __init__(self, tools: dict[str, ToolPlan], code: SpecCode, *, mcp: McpServers | None = None) -> None:
+        self.tools, self.code, self.mcp = tools, code, mcp
+        self._mcp_schemas: dict[str, dict[str, Any]] = {}
+
+    async def prepare(self, names: set[str]) -> None:
+        """Fetch, from their servers, the schemas of the `mcp` tools among `names` that declare no
+        `parameters` (an `agent` node binds its tools' schemas when the graph is built).
+
+        Raises:
+            ToolError: a server did not start or does not list the tool.
+        """
+        for name in sorted(names):
+            tool = self.tools[name]
+            if tool["form"] == "mcp" and tool["parameters"] is None:
+                if self.mcp is None:
+                    raise ToolError(f"tool {name!r} names an MCP server, but the plan has no `mcp_servers`")
+                try:
+                    self._mcp_schemas[name] = await self.mcp.schema(tool["mcp"])
+                except McpError as exc:
+                    raise ToolError(f"tool {name!r}: {exc}") from None
 
     def function(self, ref: str) -> Callable[..., Any]:
         try:
@@ -42,6 +61,10 @@ class Toolbox:
     def schema(self, name: str) -> dict[str, Any]:
         """The OpenAI function-tool schema the model sees."""
         tool = self.tools[name]
+        if tool["form"] == "mcp" and tool["parameters"] is None:
+            listed = self._mcp_schemas[name]  # `prepare` fetched it
+            return {"type": "function", "function": {"name": name, "description": tool["description"],
+                                                      "parameters": listed["parameters"] or _EMPTY_OBJECT}}
         if tool["form"] == "python" and tool["parameters"] is None:
             spec = convert_to_openai_tool(self.function(tool["python"]))
             spec["function"]["name"] = name
@@ -64,6 +87,13 @@ class Toolbox:
             return copy.deepcopy(tool["returns"])
         if form == "python":
             return await _python(name, self.function(tool["python"]), args)
+        if form == "mcp":
+            if self.mcp is None:
+                raise ToolError(f"tool {name!r} names an MCP server, but the plan has no `mcp_servers`")
+            try:
+                return await self.mcp.call(tool["mcp"], args)
+            except McpError as exc:
+                raise ToolError(str(exc)) from None
         return await _http(name, tool["http"], args)
 
 
