@@ -148,7 +148,7 @@ class AgentServerClient(ClientBase):
             thread = await self._thread(thread_id)
             thread_id = str(thread["thread_id"])
             reader = RunReader(thread_id=thread_id, agent=self.agent)
-            waiting = bool(thread.get("interrupts")) or thread.get("status") == "interrupted"
+            waiting = bool(thread["interrupts"]) if "interrupts" in thread else thread.get("status") == "interrupted"
             request: dict[str, Any] = {"command": {"resume": message}} if waiting else \
                 {"input": {"messages": [{"type": "human", "content": message}]}}
             if fixtures:
@@ -158,7 +158,7 @@ class AgentServerClient(ClientBase):
                 try:
                     async for event in self._stream(thread_id, request, reader, fixtures):
                         yield event
-                    return
+                    break
                 except httpx.HTTPStatusError as exc:
                     if _status(exc) != 409 or not retries or reader.run_id is not None:
                         raise
@@ -169,13 +169,12 @@ class AgentServerClient(ClientBase):
             raise unreachable(self.base, exc) from None
         except httpx.HTTPError as exc:
             raise dropped(exc) from None
-        finally:
-            self._run = None
+        self._run = None  # done: nothing to cancel (a cancelled reader keeps it for `cancel()`)
 
     async def _stream(self, thread_id: str, request: dict[str, Any], reader: RunReader,
                       fixtures: bool) -> AsyncIterator[Event]:
         parts = self._sdk.runs.stream(thread_id, self.assistant_id, stream_mode=STREAM_MODES, stream_subgraphs=True,
-                                      multitask_strategy="reject", on_disconnect="cancel", **request)
+                                      multitask_strategy="reject", on_disconnect="continue", **request)
         async for part in parts:
             for event in reader.feed(part.event, part.data):
                 if reader.run_id is not None and self._run is None:
@@ -190,7 +189,9 @@ class AgentServerClient(ClientBase):
             yield event
 
     async def cancel(self) -> None:
-        """Cancel the run with `rollback`: the thread is left as it was before the turn."""
+        """Cancel the run with `rollback`: the thread is left as it was before the turn. (The stream
+        asks `on_disconnect: continue`, so closing it does not race this with a plain cancel that
+        would keep the run's first steps.)"""
         self._cancelled = True
         run, self._run = self._run, None
         if run is None or self._sdk is None:

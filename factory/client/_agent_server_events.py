@@ -13,7 +13,9 @@ sends stream parts named by mode (`custom|ns` inside a subgraph). What becomes w
 
 At the end of the stream come what the factory's own turn ends with: the interrupt's question as
 the reply (set apart from what a node already said, as `graphs.agent` does), `InterruptEvent`,
-`StateEvent` (the slots, without `messages`) and an `EndEvent` timed by this client.
+`StateEvent` (the slots, without `messages`) and an `EndEvent` timed by this client from the run's
+`metadata` event (when the server starts the run: its time waiting in the server's queue is not the
+agent's, as it is not in the factory's own `end` event).
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ class RunReader:
         if self.run_id is not None or not isinstance(data, dict) or not data.get("run_id"):
             return []
         self.run_id = str(data["run_id"])
+        self.started = time.perf_counter()  # the run starts now: its time in the server's queue is not the agent's
         return [MetadataEvent(thread_id=self.thread_id, run_id=self.run_id, agent=self.agent)]
 
     def _custom(self, data: Any, namespace: str) -> list[Event]:

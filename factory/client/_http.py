@@ -157,6 +157,10 @@ class HttpClient(ClientBase):
             raise unreachable(self.base, exc) from None
         if response.status_code == 401:
             raise auth_error("401", self.api_key_env)
+        if response.status_code == 404:
+            raise ClientError(f"{self.base} is not a factory server (GET /ready answered 404)",
+                              "for an Agent Server such as `langgraph dev` use --protocol agent-server (or auto)",
+                              kind="config")
         if response.status_code >= 400:
             raise ClientError(f"the server at {self.base} is not ready ({response.status_code})",
                               "wait until it has started (GET /ready answers 200) and try again",
