@@ -126,11 +126,14 @@ class WebSocketClient(HttpClient):
             raise await self._closed(exc, thread_id) from None
         try:
             frame = json.loads(raw)
-            name, data = frame["event"], frame.get("data")
+            return decode_event(str(frame["event"]), frame.get("data"))
+        except ClientError:
+            await self._close_ws()  # what follows on this socket cannot be trusted either: start afresh
+            raise
         except (ValueError, KeyError, TypeError):
+            await self._close_ws()
             raise ClientError(f"the server sent a frame that is not an event: {str(raw)[:200]!r}",
                               "is this a factory server? try --protocol agent-server", kind="protocol") from None
-        return decode_event(str(name), data)
 
     async def _send(self, thread_id: str, frame: dict[str, Any]) -> None:
         from websockets.exceptions import ConnectionClosed

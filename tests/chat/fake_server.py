@@ -62,7 +62,7 @@ async def chat_stream(request: Request) -> Response:
         yield _sse("metadata", _metadata(thread))
         if message == "garbled":
             yield _sse("token", {"txt": "no text field"})
-            return
+            return  # (a client that did not stop at the bad event would see the stream end early)
         if message == "slow":
             busy[thread] = BUSY_AFTER_SLOW
             for _ in range(600):
@@ -92,7 +92,10 @@ async def ws_chat(ws: WebSocket) -> None:
         return
     while True:
         frame = json.loads(await ws.receive_text())
-        if frame.get("type") == "message":
+        if frame.get("type") == "message" and frame["text"] == "garbled":
+            await ws.send_text(json.dumps({"event": "metadata", "data": _metadata(thread)}))
+            await ws.send_text(json.dumps({"event": "token", "data": {"txt": "no text field"}}))
+        elif frame.get("type") == "message":
             reply = f"ok: {frame['text']}"
             await ws.send_text(json.dumps({"event": "metadata", "data": _metadata(thread)}))
             await ws.send_text(json.dumps({"event": "token", "data": {"text": reply, "node": "n"}}))
