@@ -27,6 +27,7 @@ runtime=$(PYTHONPATH=$PWD "$PROJECT_PY" -c \
 wanted="$LANGGRAPH_PINS $runtime"
 stamp=$VENV/.factory-stamp
 if [ -x "$VENV/bin/langgraph" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+  [ -f "$VENV/.gitignore" ] || echo '*' > "$VENV/.gitignore"
   echo "$VENV"
   exit 0
 fi
@@ -34,6 +35,7 @@ fi
 started=$(date +%s)
 echo "langgraph-venv: creating $VENV ($wanted)" >&2
 "$PROJECT_PY" -m venv --clear "$VENV" >&2
+echo '*' > "$VENV/.gitignore"  # the venv ignores itself (as Python 3.13's venv module does)
 # shellcheck disable=SC2086  # the pins are words on purpose
 "$VENV/bin/pip" install -q --disable-pip-version-check $wanted >&2
 "$VENV/bin/langgraph" --version >&2

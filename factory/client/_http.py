@@ -149,14 +149,7 @@ class HttpClient(ClientBase):
         """`GET /ready` (the factory server's readiness probe, open without a key) names the agent;
         `GET /v1/models` (a real route behind the key that runs nothing) checks the key before the
         user has typed a word."""
-        import httpx
-
-        try:
-            response = await self.http().get("/ready", timeout=self.timeout_s)
-        except httpx.HTTPError as exc:
-            raise unreachable(self.base, exc) from None
-        if response.status_code == 401:
-            raise auth_error("401", self.api_key_env)
+        response = await self._probe("/ready")
         if response.status_code == 404:
             raise ClientError(f"{self.base} is not a factory server (GET /ready answered 404)",
                               "for an Agent Server such as `langgraph dev` use --protocol agent-server (or auto)",
@@ -167,12 +160,19 @@ class HttpClient(ClientBase):
                               kind="unreachable")
         with contextlib.suppress(ValueError, AttributeError):
             self.agent = str(response.json().get("agent") or self.agent)
+        await self._probe("/v1/models")
+
+    async def _probe(self, path: str) -> Any:
+        """`GET path`; nothing listening and a refused key are the caller's `ClientError`s."""
+        import httpx
+
         try:
-            response = await self.http().get("/v1/models", timeout=self.timeout_s)
+            response = await self.http().get(path, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise unreachable(self.base, exc) from None
         if response.status_code == 401:
             raise auth_error("401", self.api_key_env)
+        return response
 
     async def close(self) -> None:
         if self._client is not None:
