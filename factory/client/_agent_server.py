@@ -98,12 +98,15 @@ class AgentServerClient(ClientBase):
         else:
             keys = ("graph_id", "name", "assistant_id")
             chosen = next((a for a in assistants if any(a.get(k) == self.wanted for k in keys)), {})
+        if not graphs:
+            raise ClientError(f"{self.base} serves no assistant", "is a graph named in its langgraph.json?",
+                              kind="config")
         if not chosen:
-            said = f"the agent(s) {', '.join(map(repr, graphs))}" if graphs else "no agent"
-            raise ClientError(f"{self.base} serves {said}, not {self.wanted!r}" if self.wanted else
-                              f"{self.base} serves {said}; which one?",
-                              "point the client at a server started from this spec" if self.wanted else
-                              "pass --assistant NAME", kind="config")
+            said = f"the agent(s) {', '.join(map(repr, graphs))}"
+            if self.wanted:
+                raise ClientError(f"{self.base} serves {said}, not {self.wanted!r}",
+                                  "point it at a server started from this spec", kind="config")
+            raise ClientError(f"{self.base} serves {said}; which one?", "pass --assistant NAME", kind="config")
         self.assistant_id = str(chosen["assistant_id"])
         self.agent = str(chosen.get("graph_id") or chosen.get("name") or self.assistant_id)
 
