@@ -17,12 +17,13 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from factory.build._requirements import pinned_requirements
+from factory.build._requirements import graph_requirements, pinned_requirements
 from factory.errors import ExitCode, UserError
 from factory.language.loader import LoadedSpec
 from graphs.spec_code import module_source
 
-__all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "render_context", "write_context"]
+__all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "langgraph_config", "render_context",
+           "write_context"]
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 PORT = 8000
@@ -170,6 +171,7 @@ def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> 
         "plan_json": plan_json,
         "plan_sha256": hashlib.sha256(plan_json.encode()).hexdigest(),
         "labels": f"app.kubernetes.io/name: {name}\napp.kubernetes.io/managed-by: factory-build",
+        "graph_requirements": graph_requirements(),
     }
     env = _env()
     rendered = {
@@ -183,6 +185,8 @@ def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> 
         "k8s/deployment.yaml": "k8s/deployment.yaml.j2",
         "k8s/hpa.yaml": "k8s/hpa.yaml.j2",
         "k8s/service.yaml": "k8s/service.yaml.j2",
+        "agent_graph.py": "agent_graph.py.j2",
+        "pyproject.toml": "pyproject.toml.j2",
     }
     files = {path: env.get_template(tpl).render(**variables).encode() for path, tpl in rendered.items()}
     files["requirements.txt"] = (
@@ -190,9 +194,17 @@ def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> 
         b"# pinned to the versions the toolchain was tested with.\n" + pinned_requirements().encode()
     )
     files["agent/plan.json"] = plan_json.encode()
+    files["langgraph.json"] = langgraph_config(name).encode()
     for rel, content in modules.items():
         files[f"agent/{rel}"] = content
     return dict(sorted(files.items()))
+
+
+def langgraph_config(name: str) -> str:
+    """`langgraph.json`: this folder as the one dependency, the agent as the one graph (its id is the
+    spec's name), built per run by `agent_graph.make_graph` (see that module's docstring)."""
+    config = {"dependencies": ["."], "graphs": {name: "./agent_graph.py:make_graph"}, "python_version": "3.11"}
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
 def write_context(

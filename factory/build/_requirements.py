@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from factory.errors import ExitCode, UserError
 
-__all__ = ["RUNTIME_REQUIREMENTS", "pinned_requirements"]
+__all__ = ["RUNTIME_REQUIREMENTS", "SERVING_REQUIREMENTS", "graph_requirements", "pinned_requirements"]
 
 RUNTIME_REQUIREMENTS: tuple[str, ...] = (
     "langgraph",
@@ -81,3 +81,31 @@ def pinned_requirements(roots: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> str:
         extra = f"[{','.join(sorted(extras))}]" if extras else ""
         lines.append(f"{key}{extra}=={_version(key)}")
     return "\n".join(lines) + "\n"
+
+
+SERVING_REQUIREMENTS: frozenset[str] = frozenset({
+    "langserve[server]", "fastapi", "uvicorn", "sse-starlette",
+    "langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres", "psycopg[binary]",
+})
+"""What only the factory's own server needs (its routes and checkpointers): a LangGraph server brings
+its own (and langserve's `sse-starlette<2` would not install beside it)."""
+
+
+def graph_requirements(*, exact: bool = False) -> list[str]:
+    """What the compiled graph needs on LangGraph's server: the runtime's requirements without the
+    serving ones, each as a compatible release of the version installed here (`langgraph~=1.2`,
+    `common-expression-language~=0.10.0`), so the server's own pins can choose within it.
+    `exact=True` pins `==` instead (a test environment that must match this one)."""
+    out = []
+    for root in RUNTIME_REQUIREMENTS:
+        if root in SERVING_REQUIREMENTS:
+            continue
+        name = Requirement(root).name
+        version = _version(name)
+        if exact:
+            out.append(f"{name}=={version}")
+            continue
+        parts = version.split(".")
+        keep = 2 if parts[0] != "0" else 3  # 0.x: a minor release may break
+        out.append(f"{name}~={'.'.join(parts[:keep])}")
+    return sorted(out)

@@ -1,7 +1,7 @@
 """What the chat shows: Rich in a terminal, bare text when piped.
 
-A renderer only ever sees events (`{"event", "data"}` dicts) and a few UI facts (the thread, a
-problem, a table of slots); it never talks to a transport.
+A renderer only ever sees the typed events of `graphs.events` and a few UI facts (the thread, a
+problem, a table of slots); it never talks to a client.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from factory.chat.transports import ChatEvent, TransportError
+from factory.client import ClientError
+from graphs.events import ErrorEvent, Event, InterruptEvent, NodeEvent, TokenEvent, ToolEvent
 
 __all__ = ["Outcome", "PlainRenderer", "Renderer", "RichRenderer", "TurnView"]
 
@@ -59,7 +60,7 @@ class _Clock:
 
 
 class TurnView(Protocol):
-    def event(self, event: ChatEvent) -> None: ...
+    def event(self, event: Event) -> None: ...
 
     def close(self, outcome: Outcome) -> None:
         """The turn is over: finished (`end`), cancelled by Ctrl-C, or failed (error already shown)."""
@@ -71,7 +72,7 @@ class Renderer(Protocol):
 
     def turn(self) -> TurnView: ...
 
-    def problem(self, error: TransportError) -> None: ...
+    def problem(self, error: ClientError) -> None: ...
 
     def info(self, text: str) -> None: ...
 
@@ -114,21 +115,19 @@ class _RichTurn:
         parts.extend(self.notes)
         return Group(*parts)
 
-    def event(self, event: ChatEvent) -> None:
-        name, data = event["event"], event.get("data") or {}
-        if name == "token":
+    def event(self, event: Event) -> None:
+        if isinstance(event, TokenEvent):
             self.clock.token()
-            self.reply.append(str(data.get("text", "")))
-        elif name == "node" and data.get("phase") == "start":
-            self.trail.append(str(data.get("node")))
-        elif name == "tool":
-            args, result = _short(data.get("args"), 60), _short(data.get("result"))
-            self.tools.append(f"{data.get('name')}({args}) → {result}")
-        elif name == "interrupt":
+            self.reply.append(event.text)
+        elif isinstance(event, NodeEvent) and event.phase == "start":
+            self.trail.append(event.node)
+        elif isinstance(event, ToolEvent):
+            self.tools.append(f"{event.name}({_short(event.args, 60)}) → {_short(event.result)}")
+        elif isinstance(event, InterruptEvent):
             self.notes.append(Text("? the next line you type answers this", style="yellow dim"))
-        elif name == "error":
-            note = Text(f"error {data.get('code', '?')}: {data.get('message', '')}", style="red")
-            if data.get("retryable"):
+        elif isinstance(event, ErrorEvent):
+            note = Text(f"error {event.code}: {event.message}", style="red")
+            if event.retryable:
                 note.append("\nhint: it may pass on a retry; send the message again", style="green")
             self.notes.append(note)
         else:
@@ -159,7 +158,7 @@ class RichRenderer:
     def turn(self) -> TurnView:
         return _RichTurn(self.console)
 
-    def problem(self, error: TransportError) -> None:
+    def problem(self, error: ClientError) -> None:
         self.console.print(Text(error.message, style="bold red"))
         if error.hint:
             self.console.print(Text(f"hint: {error.hint}", style="green"))
@@ -191,15 +190,13 @@ class _PlainTurn:
         self.out, self.err = out, err
         self.wrote = False
 
-    def event(self, event: ChatEvent) -> None:
-        name, data = event["event"], event.get("data") or {}
-        if name == "token":
-            text = str(data.get("text", ""))
-            self.out.write(text)
+    def event(self, event: Event) -> None:
+        if isinstance(event, TokenEvent):
+            self.out.write(event.text)
             self.out.flush()
-            self.wrote = self.wrote or bool(text)
-        elif name == "error":
-            self.err.write(f"error {data.get('code', '?')}: {data.get('message', '')}\n")
+            self.wrote = self.wrote or bool(event.text)
+        elif isinstance(event, ErrorEvent):
+            self.err.write(f"error {event.code}: {event.message}\n")
             self.err.flush()
 
     def close(self, outcome: Outcome) -> None:
@@ -225,7 +222,7 @@ class PlainRenderer:
     def turn(self) -> TurnView:
         return _PlainTurn(self.out, self.err)
 
-    def problem(self, error: TransportError) -> None:
+    def problem(self, error: ClientError) -> None:
         self.err.write(f"error: {error.message}\n")
         if error.hint:
             self.err.write(f"hint: {error.hint}\n")

@@ -1,9 +1,9 @@
 """The chat loop: read a line, run a slash command or send it as a turn, render the events.
 
-The loop owns the thread id and Ctrl-C; the transport owns the wire; the renderer owns the screen.
-Ctrl-C while a reply streams cancels the task iterating the transport's turn (and then asks the
-transport to stop the run on its side); Ctrl-C at the prompt clears the line; Ctrl-D or `/quit`
-leaves with exit code 0.
+The loop owns the thread id and Ctrl-C; the client (`factory.client`) owns the wire; the renderer
+owns the screen. Ctrl-C while a reply streams cancels the task iterating the client's turn (and
+then asks the client to stop the run on its side); Ctrl-C at the prompt clears the line; Ctrl-D or
+`/quit` leaves with exit code 0.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import contextlib
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from factory.chat._input import LineReader
 from factory.chat._render import Outcome, Renderer
-from factory.chat.transports import THREAD_ID_RULE, Transport, TransportError, valid_thread_id
+from factory.client import Client, ClientError
 from factory.errors import ExitCode
+from graphs.events import THREAD_ID_RULE, EndEvent, ErrorEvent, MetadataEvent, StateEvent, valid_thread_id
 
 __all__ = ["HELP", "ChatSession", "new_thread_id"]
 
@@ -38,18 +40,20 @@ def new_thread_id() -> str:
 
 
 class ChatSession:
-    """One chat: a transport, a renderer, a reader, the current thread.
+    """One chat: a client, a renderer, a reader, the current thread.
 
     Attributes:
         thread_id: the thread every message goes to; `/new` and `/thread` change it.
         last_state: the slots of the last `state` event per thread (what `/state` shows when the
-            transport cannot ask the agent).
+            client cannot ask the agent).
         failed_turns: turns that ended in an error (a piped chat exits 1 when there were any).
     """
 
-    def __init__(self, transport: Transport, renderer: Renderer, reader: LineReader, *,
+    def __init__(self, connect: AbstractAsyncContextManager[Client], renderer: Renderer, reader: LineReader, *,
                  thread_id: str | None = None) -> None:
-        self.transport, self.renderer, self.reader = transport, renderer, reader
+        """`connect` is entered when the chat starts (an `InProcessClient`, or `factory.client.Remote`)."""
+        self.connect, self.renderer, self.reader = connect, renderer, reader
+        self.client: Client | None = None
         self.thread_id = thread_id or new_thread_id()
         self.last_state: dict[str, dict[str, Any]] = {}
         self.answering = False
@@ -63,19 +67,22 @@ class ChatSession:
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> int:
-        """Open the transport, chat until the end of input or `/quit`; returns the exit code."""
+        """Connect, chat until the end of input or `/quit`; returns the exit code."""
         try:
-            await self.transport.open()
-        except TransportError as exc:
+            self.client = await self.connect.__aenter__()
+        except ClientError as exc:
             self.renderer.problem(exc)
             return ExitCode.USAGE if exc.kind in ("auth", "config") else ExitCode.BUILD_FAILED
         try:
-            self.renderer.banner(agent=self.transport.agent, transport=self.transport.label,
-                                 thread=self.thread_id)
+            self.renderer.banner(agent=self.client.agent, transport=self.client.label, thread=self.thread_id)
             return await self._loop()
         finally:
             with contextlib.suppress(Exception):
-                await self.transport.close()
+                await self.connect.__aexit__(None, None, None)
+
+    def _client(self) -> Client:
+        assert self.client is not None, "run() connects first"
+        return self.client
 
     async def _loop(self) -> int:
         while True:
@@ -93,7 +100,7 @@ class ChatSession:
                 continue
             try:
                 keep_going = await self._command(text) if text.startswith("/") else await self.send(text)
-            except TransportError as exc:
+            except ClientError as exc:
                 self.renderer.problem(exc)
                 if exc.fatal:
                     return ExitCode.USAGE
@@ -129,7 +136,7 @@ class ChatSession:
             self._task = None
             if task.cancelled():
                 outcome = "cancelled"
-                await self.transport.cancel()
+                await self._client().cancel()
             elif task.exception() is None:
                 outcome = "done"
         finally:
@@ -143,15 +150,14 @@ class ChatSession:
 
     async def _consume(self, text: str, view: Any) -> None:
         errored = False
-        async for event in self.transport.turn(text, self.thread_id):
-            name, data = event["event"], event.get("data") or {}
-            if name == "metadata" and data.get("thread_id"):
-                self.thread_id = str(data["thread_id"])
-            elif name == "state":
-                self.last_state[self.thread_id] = dict(data)
-            elif name == "end":
-                self.answering = bool(data.get("interrupted"))
-            elif name == "error":
+        async for event in self._client().turn(text, thread_id=self.thread_id):
+            if isinstance(event, MetadataEvent):
+                self.thread_id = event.thread_id  # a server may canonicalise the id
+            elif isinstance(event, StateEvent):
+                self.last_state[self.thread_id] = dict(event.values)
+            elif isinstance(event, EndEvent):
+                self.answering = event.interrupted
+            elif isinstance(event, ErrorEvent):
                 errored = True
             view.event(event)
         if errored:
@@ -190,7 +196,7 @@ class ChatSession:
         return True
 
     async def _state(self, arg: str) -> bool:
-        state = await self.transport.state(self.thread_id)
+        state = await self._client().state(self.thread_id)
         if state is None:
             state = self.last_state.get(self.thread_id)
         if not state:
@@ -200,7 +206,7 @@ class ChatSession:
         return True
 
     async def _graph(self, arg: str) -> bool:
-        text = await self.transport.graph()
+        text = await self._client().graph()
         if text is None:
             self.renderer.info("this server does not publish its graph; run `factory graph SPEC` "
                                "or `factory chat SPEC` with the spec file")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from factory.client import ClientError
 from factory.testing import expectations as checks
 from factory.testing.coverage import compute_coverage
 from factory.testing.records import (
@@ -28,12 +29,13 @@ from factory.testing.records import (
     Totals,
     TurnResult,
 )
+from graphs.events import EndEvent, ErrorEvent, MetadataEvent, StateEvent, ToolEvent
 
 if TYPE_CHECKING:
+    from factory.client import Client
     from factory.language.loader import LoadedSpec
     from factory.language.models import TestCase
     from factory.testing.judge import Judge
-    from factory.testing.targets import Target
     from graphs.plan import Plan
 
 __all__ = ["Selection", "case_passes", "position", "run_case", "run_conversation", "run_tests", "select_tests"]
@@ -82,48 +84,32 @@ def position(loaded: LoadedSpec, path: tuple[str | int, ...]) -> SpecPosition:
                         pointer="".join(f"/{part}" for part in path))
 
 
-async def _drive(target: Target, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
+async def _drive(target: Client, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
                  mocks: dict[str, Any] | None, turn: TurnResult) -> str | None:
-    """Run one turn and fill `turn` from its events; returns the thread id."""
-    started = time.perf_counter()
-    ended = False
+    """Run one turn and fill `turn` from its events; returns the thread id.
+
+    The `end` event already says what the turn replied, which nodes it visited, whether it paused
+    and how long it took (`first_token_ms`/`total_ms` as the agent measured them, or as the client
+    did when the wire has no `end` of its own); only tool calls, the state and a failure are read
+    from their own events.
+    """
     try:
         async for event in target.turn(message, thread_id=thread_id, script=script, mocks=mocks):
-            name, data = event["event"], event.get("data") or {}
-            now = round((time.perf_counter() - started) * 1000, 2)
-            if name == "metadata":
-                thread_id = data.get("thread_id", thread_id)
-            elif name == "token":
-                if turn.first_token_ms is None:
-                    turn.first_token_ms = now
-                turn.reply += str(data.get("text", ""))
-            elif name == "node" and data.get("phase") == "start":
-                turn.path.append(str(data.get("node")))
-            elif name == "tool":
-                args = data.get("args")
-                turn.tools.append(ToolCall(name=str(data.get("name")), args=args if isinstance(args, dict) else {},
-                                           result=data.get("result"), node=data.get("node")))
-            elif name == "interrupt":
-                turn.interrupted = True
-            elif name == "state":
-                turn.state = dict(data)
-            elif name == "error":
-                turn.error = dict(data)
-            elif name == "end":
-                ended = True
-                turn.total_ms = now
-                turn.reply = str(data.get("reply", turn.reply))
-                turn.path = list(data.get("path") or turn.path)
-                turn.interrupted = bool(data.get("interrupted", turn.interrupted))
-    except Exception as exc:
-        from factory.errors import UserError
-
-        if isinstance(exc, UserError):
-            raise
-        turn.error = {"code": "client_error", "message": f"{type(exc).__name__}: {exc}", "retryable": True}
-    if not ended and turn.error is None:
-        turn.error = {"code": "no_end", "message": "the event stream stopped without an `end` event",
-                      "retryable": True}
+            if isinstance(event, MetadataEvent):
+                thread_id = event.thread_id
+            elif isinstance(event, ToolEvent):
+                turn.tools.append(ToolCall(name=event.name, args=event.args, result=event.result, node=event.node))
+            elif isinstance(event, StateEvent):
+                turn.state = dict(event.values)
+            elif isinstance(event, ErrorEvent):
+                turn.error = event.to_data()
+            elif isinstance(event, EndEvent):
+                turn.reply, turn.path, turn.interrupted = event.reply, list(event.path), event.interrupted
+                turn.first_token_ms, turn.total_ms = event.first_token_ms, event.total_ms
+    except ClientError as exc:
+        if not exc.turn_scoped:
+            raise  # the target itself is unusable (down, refusing the key or the script): stop the run
+        turn.error = ErrorEvent.of(exc.code, exc.message).to_data()
     return thread_id
 
 
@@ -135,7 +121,7 @@ def _turn_script(loaded: LoadedSpec, case: TestCase) -> tuple[dict[str, list[Any
     return script, []
 
 
-async def run_conversation(loaded: LoadedSpec, index: int, case: TestCase, *, target: Target, judge: Judge,
+async def run_conversation(loaded: LoadedSpec, index: int, case: TestCase, *, target: Client, judge: Judge,
                            attempt: int = 1) -> ConversationResult:
     """One attempt at one conversation: every turn in order, every expectation checked."""
     started = time.perf_counter()
@@ -191,7 +177,7 @@ def _case_result(loaded: LoadedSpec, index: int, case: TestCase, attempts: list[
         passed=case_passes(passed, len(attempts), case.min_pass_rate))
 
 
-async def run_case(loaded: LoadedSpec, index: int, case: TestCase, *, target: Target, judge: Judge,
+async def run_case(loaded: LoadedSpec, index: int, case: TestCase, *, target: Client, judge: Judge,
                    repeat: int | None = None, jobs: int = 1, progress: Progress | None = None) -> TestCaseResult:
     """Every attempt (`repeat`, or the override) at one conversation, and its pass-rate verdict."""
     report = await _run_units(loaded, [(index, case)], target=target, judge=judge, repeat=repeat, jobs=jobs,
@@ -199,7 +185,7 @@ async def run_case(loaded: LoadedSpec, index: int, case: TestCase, *, target: Ta
     return report[0]
 
 
-async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, target: Target, judge: Judge,
+async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, target: Client, judge: Judge,
                      repeat: int | None, jobs: int, progress: Progress | None) -> list[TestCaseResult]:
     gate = asyncio.Semaphore(max(1, jobs))
     attempts: dict[int, list[ConversationResult]] = {i: [] for i, _ in cases}
@@ -221,7 +207,7 @@ async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, t
     return [_case_result(loaded, index, case, attempts[index]) for index, case in cases]
 
 
-async def run_tests(loaded: LoadedSpec, plan: Plan, *, target: Target, judge: Judge,
+async def run_tests(loaded: LoadedSpec, plan: Plan, *, target: Client, judge: Judge,
                     selection: Selection | None = None, repeat: int | None = None, jobs: int = 1,
                     model: str | None = None, progress: Progress | None = None) -> RunReport:
     """Run the selected conversations of one spec (the target must already be entered)."""

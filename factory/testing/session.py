@@ -10,6 +10,7 @@ from factory.testing.records import RunReport
 from factory.testing.runner import Progress, Selection, run_tests
 
 if TYPE_CHECKING:
+    from factory.client import WireProtocol
     from factory.language.loader import LoadedSpec
 
 __all__ = ["arun_spec", "judge_for", "run_spec"]
@@ -17,12 +18,14 @@ __all__ = ["arun_spec", "judge_for", "run_spec"]
 
 async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess", model: str | None = None,
                     selection: Selection | None = None, repeat: int | None = None, jobs: int = 1,
-                    progress: Progress | None = None, plan: Any = None) -> RunReport:
+                    progress: Progress | None = None, plan: Any = None,
+                    protocol: WireProtocol = "auto") -> RunReport:
     """Run the selected conversations of `spec` against `target` (`inprocess`, a URL, `local`, `docker`).
 
     `model` is the run-wide override; `None` means the offline default (`FACTORY_MODEL`, else
-    `scripted`) and `"spec"` the spec's own models. Raises `SpecError` for an invalid spec and
-    `UserError` for an unusable target.
+    `scripted`) and `"spec"` the spec's own models. `protocol` says how to talk to a URL (`auto`
+    asks the server: a factory server or an Agent Server). Raises `SpecError` for an invalid spec
+    and `UserError` for an unusable target.
     """
     from factory.compiler import compile_plan
     from factory.language.loader import LoadedSpec, load_spec
@@ -32,7 +35,7 @@ async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess",
     plan = plan if plan is not None else compile_plan(loaded)
     override = effective_model(model)
     judge = judge_for(loaded, plan, override)
-    async with open_target(target, loaded=loaded, plan=plan, model=override) as opened:
+    async with open_target(target, loaded=loaded, plan=plan, model=override, protocol=protocol) as opened:
         return await run_tests(loaded, plan, target=opened, judge=judge, selection=selection, repeat=repeat,
                                jobs=jobs, model=override, progress=progress)
 

@@ -6,6 +6,7 @@ picks its behaviour from the thread id or the message:
 - thread `forbidden-*`: SSE answers 403 with a detail; the WebSocket handshake is refused (403);
 - thread `reject-new-*` (WebSocket): an `error` frame coded `bad_thread_id`, then close 1008 "bad thread id";
 - thread `reject-old-*` (WebSocket): close 1008 "the thread id must match ..." (older servers);
+- message `garbled`: a `token` event whose data does not fit the event (a protocol error);
 - message `slow`: tokens every 50 ms for half a minute; the thread then answers the next two
   messages with 409 (as a real server does while it frees a thread after a disconnect);
 - anything else: one token `ok: MESSAGE` and `end`.
@@ -34,6 +35,14 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
+def _metadata(thread: str) -> dict[str, Any]:
+    return {"thread_id": thread, "run_id": "run-1", "agent": "fake-agent"}
+
+
+def _end(reply: str) -> dict[str, Any]:
+    return {"reply": reply, "usage": {}, "path": [], "interrupted": False, "first_token_ms": 1.0, "total_ms": 2.0}
+
+
 async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", "agent": "fake-agent"})
 
@@ -50,15 +59,18 @@ async def chat_stream(request: Request) -> Response:
         return JSONResponse({"detail": f"a turn is already running on thread {thread!r}"}, status_code=409)
 
     async def events() -> AsyncIterator[str]:
-        yield _sse("metadata", {"thread_id": thread})
+        yield _sse("metadata", _metadata(thread))
+        if message == "garbled":
+            yield _sse("token", {"txt": "no text field"})
+            return  # (a client that did not stop at the bad event would see the stream end early)
         if message == "slow":
             busy[thread] = BUSY_AFTER_SLOW
             for _ in range(600):
-                yield _sse("token", {"text": "slow "})
+                yield _sse("token", {"text": "slow ", "node": "n"})
                 await asyncio.sleep(0.05)
         else:
-            yield _sse("token", {"text": f"ok: {message}"})
-        yield _sse("end", {"interrupted": False})
+            yield _sse("token", {"text": f"ok: {message}", "node": "n"})
+        yield _sse("end", _end(f"ok: {message}"))
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -80,11 +92,17 @@ async def ws_chat(ws: WebSocket) -> None:
         return
     while True:
         frame = json.loads(await ws.receive_text())
-        if frame.get("type") == "message":
-            await ws.send_text(json.dumps({"event": "token", "data": {"text": f"ok: {frame['text']}"}}))
-            await ws.send_text(json.dumps({"event": "end", "data": {"interrupted": False}}))
+        if frame.get("type") == "message" and frame["text"] == "garbled":
+            await ws.send_text(json.dumps({"event": "metadata", "data": _metadata(thread)}))
+            await ws.send_text(json.dumps({"event": "token", "data": {"txt": "no text field"}}))
+        elif frame.get("type") == "message":
+            reply = f"ok: {frame['text']}"
+            await ws.send_text(json.dumps({"event": "metadata", "data": _metadata(thread)}))
+            await ws.send_text(json.dumps({"event": "token", "data": {"text": reply, "node": "n"}}))
+            await ws.send_text(json.dumps({"event": "end", "data": _end(reply)}))
         else:
-            await ws.send_text(json.dumps({"event": "error", "data": {"code": "no_turn", "message": ""}}))
+            await ws.send_text(json.dumps({"event": "error", "data": {"code": "no_turn", "message": "",
+                                                                       "retryable": False}}))
 
 
 app = Starlette(routes=[Route("/ready", ready), Route("/chat/stream", chat_stream, methods=["POST"]),

@@ -17,9 +17,9 @@ def _chat(args: list[str], stdin: str, tmp: Path, **env: str) -> subprocess.Comp
                           timeout=120)
 
 
-def _remote(request: pytest.FixtureRequest, transport: str) -> list[str]:
+def _remote(request: pytest.FixtureRequest, protocol: str) -> list[str]:
     server: Server = request.getfixturevalue("server")
-    return ["--url", server.url, "--transport", transport]
+    return ["--url", server.url, "--protocol", protocol]
 
 
 @pytest.mark.parametrize("mode", ["in-process", "sse", "ws"])
@@ -57,14 +57,14 @@ def test_server_down_is_a_message_with_a_hint(transport: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("transport", ["sse", "ws"])
 def test_a_refused_key_is_a_clear_message(transport: str, keyed_server: Server, tmp_path: Path) -> None:
-    args = ["--url", keyed_server.url, "--transport", transport, "--api-key-env", "MY_KEY"]
+    args = ["--url", keyed_server.url, "--protocol", transport, "--api-key-env", "MY_KEY"]
     result = _chat(args, "hi\n", tmp_path, MY_KEY="wrong-key")
     assert result.returncode == 2
     assert "error: the server refused the API key (401)" in result.stderr
     assert "hint: check the value of $MY_KEY" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
-    result = _chat(["--url", keyed_server.url, "--transport", transport], "hi\n", tmp_path)
+    result = _chat(["--url", keyed_server.url, "--protocol", transport], "hi\n", tmp_path)
     assert result.returncode == 2
     assert "error: the server requires an API key (401); pass --api-key-env VAR" in result.stderr
     assert "refused no API key" not in result.stderr
@@ -146,3 +146,38 @@ def test_usage_mistakes(args: list[str], message: str, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_protocol_is_found_by_asking_the_server(server: Server, tmp_path: Path) -> None:
+    """No --protocol: `GET /ready` answers, so this is a factory server, reached over SSE."""
+    result = _chat(["--url", server.url], "hi\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == REPLY.format("hi") + "\n"
+
+
+def test_a_url_that_is_no_agent_server_is_explained(tmp_path: Path) -> None:
+    """Something answers, but neither `GET /ready` nor `GET /info`: say so, and how to name the protocol."""
+    import http.server
+    import threading
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        result = _chat(["--url", f"http://127.0.0.1:{httpd.server_address[1]}"], "hi\n", tmp_path)
+    finally:
+        httpd.shutdown()
+    assert result.returncode == 4
+    assert "is neither a factory server nor an Agent Server (GET /ready answered 404, GET /info 404)" in result.stderr
+    assert "--protocol sse|ws|agent-server" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("protocol", ["sse", "ws"])
+def test_an_event_that_does_not_parse_is_a_protocol_error(protocol: str, fake_server: Server,
+                                                          tmp_path: Path) -> None:
+    """The fake server answers `garbled` with a `token` event without `text` (WebSocket: the same frame)."""
+    args = ["--url", fake_server.url, "--protocol", protocol, "--thread", "garbled-1"]
+    result = _chat(args, "garbled\nhi\n", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "the server sent an event that does not parse: a 'token' event with unexpected data" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == "ok: hi\n", "the chat went on"

@@ -7,9 +7,10 @@ import io
 from rich.console import Console
 
 from factory.chat._render import PlainRenderer, RichRenderer
+from graphs.events import ErrorEvent, Event, parse_event
 
-EVENTS = [
-    {"event": "metadata", "data": {"thread_id": "t1", "run_id": "r1"}},
+WIRE = [
+    {"event": "metadata", "data": {"thread_id": "t1", "run_id": "r1", "agent": "a"}},
     {"event": "node", "data": {"node": "lookup", "kind": "tool", "phase": "start"}},
     {"event": "tool", "data": {"name": "company_lookup", "args": {"company": "Acme"}, "result": {"tier": "smb"},
                                "node": "lookup"}},
@@ -17,8 +18,10 @@ EVENTS = [
     {"event": "token", "data": {"text": "Here is **the** plan:", "node": "answer"}},
     {"event": "token", "data": {"text": "\n\n- one\n- two", "node": "answer"}},
     {"event": "state", "data": {"company": "Acme"}},
-    {"event": "end", "data": {"reply": "", "path": [], "interrupted": False}},
+    {"event": "end", "data": {"reply": "", "usage": {}, "path": [], "interrupted": False, "first_token_ms": 1.0,
+                              "total_ms": 2.0}},
 ]
+EVENTS: list[Event] = [parse_event(e["event"], e["data"]) for e in WIRE]
 
 
 def test_rich_reply_has_trail_tools_markdown_and_timing() -> None:
@@ -46,8 +49,7 @@ def test_rich_cancel_says_so_without_timing() -> None:
 def test_plain_reply_is_the_text_only() -> None:
     out, err = io.StringIO(), io.StringIO()
     view = PlainRenderer(out, err).turn()
-    for event in [*EVENTS[:-1], {"event": "error", "data": {"code": "model_timeout", "message": "slow",
-                                                            "retryable": True}}]:
+    for event in [*EVENTS[:-1], ErrorEvent.of("model_timeout", "slow")]:
         view.event(event)
     view.close("failed")
     assert out.getvalue() == "Here is **the** plan:\n\n- one\n- two\n"

@@ -1,15 +1,17 @@
-"""The chat checks thread ids with the server's rule, so a bad one never reaches the wire."""
+"""The chat checks thread ids with the one rule (`graphs.events`), so a bad one never reaches the wire."""
 
 from __future__ import annotations
 
-from factory.chat.transports import THREAD_ID_PATTERN, valid_thread_id
-from graphs.server.sse import THREAD_ID_PATTERN as SERVER_PATTERN
+import subprocess
+
+from chat_harness import FACTORY, ROOT, SPEC, base_env
+
+from graphs.events import THREAD_ID_RULE
 
 
-def test_the_client_uses_the_servers_pattern() -> None:
-    assert THREAD_ID_PATTERN == SERVER_PATTERN
-
-
-def test_valid_thread_ids() -> None:
-    assert valid_thread_id("t-42") and valid_thread_id("a" * 128) and valid_thread_id("x.y:z_1")
-    assert not any(valid_thread_id(t) for t in ("", "bad/id", "bad id!", "a" * 129, "t\n"))
+def test_a_bad_thread_option_names_the_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    done = subprocess.run([FACTORY, "chat", SPEC, "--model", "scripted", "--thread", "bad/id"], input="",
+                          capture_output=True, text=True, env=base_env(tmp_path, COLUMNS="300"), cwd=str(ROOT),
+                          timeout=60)
+    assert done.returncode == 2
+    assert THREAD_ID_RULE in " ".join(done.stderr.replace("│", " ").split())

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from spec_test_helpers import write_mini
 
+from factory.client import InProcessClient
 from factory.language.loader import load_spec
 from factory.testing import RunReport, Selection, run_spec
 from factory.testing.judge import JudgeVerdict
 from factory.testing.runner import case_passes, run_tests, select_tests
-from factory.testing.targets import InProcessTarget
 
 FAILING = """\
   - name: wrong expectations
@@ -144,7 +144,7 @@ def test_repeat_and_min_pass_rate(tmp_path: Path, min_pass_rate: float, passed: 
     plan = compile_plan(loaded)
 
     async def go() -> RunReport:
-        async with InProcessTarget(plan, base_dir=loaded.folder, model="scripted") as target:
+        async with InProcessClient(plan, base_dir=loaded.folder, model="scripted") as target:
             return await run_tests(loaded, plan, target=target, judge=AlternatingJudge(), jobs=1)
 
     (result,) = asyncio.run(go()).results
