@@ -99,7 +99,7 @@ def test_exit_2_for_an_unknown_target_or_an_unreachable_server(mini: Path) -> No
     done = factory(mini, "--target", "nowhere")
     assert done.returncode == 2 and "unknown --target 'nowhere'" in done.stderr
     done = factory(mini, "--target", "http://127.0.0.1:9")
-    assert done.returncode == 2 and "cannot reach http://127.0.0.1:9" in done.stderr
+    assert done.returncode == 2 and "cannot reach the agent server at http://127.0.0.1:9" in done.stderr
 
 
 def test_repeat_option(mini: Path) -> None:
