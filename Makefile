@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FACTORY := $(VENV)/bin/factory
 
-.PHONY: setup machine demo test lint typecheck
+.PHONY: setup machine langgraph-venv demo test lint typecheck
 
 setup: $(VENV)/.installed
 
@@ -16,11 +16,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 machine:
 	bash scripts/setup-machine.sh
 
+# LangGraph's own server (`langgraph dev`) in a venv of its own, for the tests that host the generated
+# agent on it (its pins clash with LangServe's, so it never goes into .venv).
+langgraph-venv: setup
+	bash scripts/langgraph-venv.sh
+
 demo: setup
 	bash scripts/demo.sh
 
 # The suite runs on four workers (pytest-xdist; most tests wait on servers, not on the 2 cores); tests that share a port or a database use their own.
-test: setup machine
+test: setup machine langgraph-venv
 	. ./.factory-env 2>/dev/null; $(VENV)/bin/pytest -q -n 4
 
 lint: setup
