@@ -429,7 +429,8 @@ def test_malformed_spec(tmp_path: Path, case: Case) -> None:
     assert issue.file.endswith(expected_file), rendered
     assert issue.fix, f"no fix for: {issue.render()}"
     assert len(issues) == case.count, rendered
-    assert issues == sorted(issues, key=lambda i: (i.file, i.line, i.column)), rendered
+    # causes first (shapes, references), then what may follow from them (the graph's shape); by place within each
+    assert issues == sorted(issues, key=lambda i: (i.rank, i.file, i.line, i.column)), rendered
 
 
 def test_alias_bomb_finishes_fast(tmp_path: Path) -> None:
@@ -464,7 +465,7 @@ def test_literal_secret_points_to_api_key_env(tmp_path: Path) -> None:
     assert "api_key_env" in (issue.fix or "")
 
 
-def test_several_problems_are_reported_together_sorted_by_line(tmp_path: Path) -> None:
+def test_several_problems_are_reported_together_causes_first(tmp_path: Path) -> None:
     text = (
         edit(GREET, "  greet: {kind: reply, prompt: hello, model: mian}\n  orphan: {kind: reply, prompt: helo}")
         .replace(EDGE_END, "  - {from: greet, to: end, when: 'state.topik == \"x\"'}\n" + EDGE_END)
@@ -477,12 +478,11 @@ def test_several_problems_are_reported_together_sorted_by_line(tmp_path: Path) -
     assert summary == [
         (8, "the template uses 'topc', which the state does not have"),
         (10, "unknown model 'mian'"),
-        (11, "nothing reaches node 'orphan' from `start`"),
         (11, "unknown prompt 'helo'"),
         (14, "CEL expression reads unknown slot 'topik'"),
         (18, "mock for unknown tool 'serch'"),
+        (11, "nothing reaches node 'orphan' from `start`"),  # the graph's shape comes after every cause
     ], summary
-    assert [(i.line, i.column) for i in issues] == sorted((i.line, i.column) for i in issues)
     assert all(i.fix for i in issues)
 
 
@@ -518,7 +518,7 @@ def test_yaml_1_1_surprises_stay_text(tmp_path: Path) -> None:
      "unknown key 'stream' in models/main", "did you mean 'streaming'?"),
     (add("base: x\n"), 14, 1, "unknown key 'base' in the top level",
      "remove the key; the keys allowed here are: spec, name, description, models, default_model, state, prompts, "
-     "tools, nodes, edges, serve, tests, fix"),
+     "tools, mcp_servers, nodes, edges, serve, tests, fix"),
     (edit(GREET, "  greet: {kind: reply, prompt: hello, stream: true, streaming: true}"), 10, 53,
      "unknown key 'streaming' in nodes/greet", "did you mean 'stream'?"),
     (edit(GREET, "  greet: {kind: set, values: {topic: '1'}, into: topic}"), 10, 44,
