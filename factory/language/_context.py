@@ -36,7 +36,7 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     folded = {c.lower(): c for c in pool}
     if name.lower() in folded and folded[name.lower()] != name:
         return folded[name.lower()]
-    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, pool, n=1)
     return close[0] if close else None
 
 

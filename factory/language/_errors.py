@@ -48,6 +48,7 @@ _PATTERN_FIXES = {
     "python": "write `module:function`, e.g. `my_tools:lookup`",
     "function": "write `module:function`, e.g. `my_nodes:route`",
     "path": "start it with `/`, e.g. `/sales`",
+    "mcp": "write `server/tool`, e.g. `github/create_issue` (a server of `mcp_servers:`)",
 }
 
 
@@ -165,6 +166,29 @@ def _value_at(data: Any, path: Path) -> Any:
     return data
 
 
+def _cut_by_comma(path: Path, data: Any, source: SourceMap) -> str | None:
+    """`{description: Reservation date, YYYY-MM-DD.}` reads `YYYY-MM-DD.` as a key without a value:
+    the text the user meant, quoted (`description: "Reservation date, YYYY-MM-DD."`), or None."""
+    if len(path) < 1 or not isinstance(parent := _value_at(data, path[:-1]), dict) or parent.get(path[-1]) is not None:
+        return None
+    pos = source.at(path, key=True)
+    line = source.lines[pos.line - 1] if 0 < pos.line <= len(source.lines) else ""
+    if not line[: pos.column - 1].rstrip().endswith(","):
+        return None
+    keys = list(parent)
+    at = keys.index(path[-1])
+    start = at
+    while start > 0 and parent[keys[start - 1]] is None:
+        start -= 1
+    end = at
+    while end + 1 < len(keys) and parent[keys[end + 1]] is None:
+        end += 1
+    if start == 0 or not isinstance(parent[keys[start - 1]], str):
+        return None
+    text = ", ".join([parent[keys[start - 1]], *(str(k) for k in keys[start:end + 1])])
+    return f"{keys[start - 1]}: {json.dumps(text, ensure_ascii=False)}"
+
+
 def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, SpecIssue] | None:
     loc = tuple(err["loc"])
     path, member, found = _data_path(loc, data)
@@ -190,6 +214,10 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
         else:
             message = f"unknown key {key!r} in {_where(path[:-1])}"
             fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
+            quoted = _cut_by_comma(path, data, source)
+            if quoted is not None:
+                message += f": a comma inside `{{...}}` ends a value, so {key!r} became a key"
+                fix = f"quote the text: `{quoted}`"
         return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
     if kind == "missing":
         missing = str(loc[-1])

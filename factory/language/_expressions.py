@@ -123,8 +123,8 @@ def _enum_values(c: Checker, path: Path, expression: str, scope: Scope) -> None:
         close = suggest(value, [v for v in declared.enum if isinstance(v, str)]) if isinstance(value, str) else None
         c.add(path, f"CEL expression compares slot {slot!r} with {value!r}, which is not in its enum "
                     f"{declared.enum}{scope.what}",
-              fix=(f"did you mean {close!r}? " if close else "") + f"use one of {declared.enum}, "
-                  f"or add {value!r} to state.{slot}.enum", line=pos.line, column=pos.column)
+              fix=(f"did you mean {close!r}? The values are" if close else "use one of")
+              + f" {declared.enum} (or add {value!r} to state.{slot}.enum)", line=pos.line, column=pos.column)
 
 
 # What a slot of each type holds in the two sample states the types are tried with.

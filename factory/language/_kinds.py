@@ -8,6 +8,7 @@ knows and the language does not is a type error, and a test compares the two set
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, assert_never
@@ -76,6 +77,17 @@ class ScriptContext:
 
 
 @dataclass(frozen=True)
+class ScriptProblem:
+    """What is wrong with one scripted reply, and (when it says more than the kind's) how to fix it."""
+
+    message: str
+    fix: str | None = None
+
+
+ScriptRule = Callable[[N, Any, ScriptContext], ScriptProblem | None]
+
+
+@dataclass(frozen=True)
 class NodeKindSpec(Generic[N]):
     kind: NodeKind
     model: type[N]
@@ -84,8 +96,8 @@ class NodeKindSpec(Generic[N]):
     plan: Callable[[PlanContext, str, N], NodePlan]
     shape: tuple[str, str]
     """Mermaid brackets around the node's label in `factory graph`."""
-    script: Callable[[N, Any, ScriptContext], str | None] | None
-    """A problem with one scripted reply for the node, or None; no function: it takes no script."""
+    script: ScriptRule[N] | None
+    """The problem with one scripted reply for the node, or None; no rule: it takes no script."""
     script_fix: str
     """How to write a script entry for it."""
     user_facing: bool = False
@@ -153,8 +165,10 @@ def _plan_reply(ctx: PlanContext, node_id: str, node: ReplyNode) -> ReplyNodePla
     return plan
 
 
-def _script_reply(node: ReplyNode, entry: Any, ctx: ScriptContext) -> str | None:
-    return None if isinstance(entry, str) else f"a reply node's script entry must be text, got {entry!r}"
+def _script_reply(node: ReplyNode, entry: Any, ctx: ScriptContext) -> ScriptProblem | None:
+    if isinstance(entry, str):
+        return None
+    return ScriptProblem(f"a reply node's script entry must be text, got {entry!r}")
 
 
 def _check_agent(c: Checker, path: Path, node: AgentNode) -> None:
@@ -172,21 +186,25 @@ def _plan_agent(ctx: PlanContext, node_id: str, node: AgentNode) -> AgentNodePla
     return plan
 
 
-def _script_agent(node: AgentNode, entry: Any, ctx: ScriptContext) -> str | None:
+def _script_agent(node: AgentNode, entry: Any, ctx: ScriptContext) -> ScriptProblem | None:
     if isinstance(entry, str):
         return None
     calls = entry.get("tool_calls") if isinstance(entry, dict) and set(entry) == {"tool_calls"} else None
     if not isinstance(calls, list) or not all(isinstance(call, dict) and "name" in call for call in calls):
-        return f"an agent node's script entry is text or {{tool_calls: [{{name, args}}]}}, got {entry!r}"
+        return ScriptProblem("an agent node's script entry is text or {tool_calls: [{name, args}]}, "
+                             f"got {entry!r}")
     unknown = [call["name"] for call in calls if call["name"] not in node.tools]
     if unknown:
-        return f"the script calls tools {unknown} that the agent node does not offer (it offers {node.tools})"
+        return ScriptProblem(f"the script calls tools {unknown} that the agent node does not offer "
+                             f"(it offers {node.tools})")
     for call in calls:
         args, takes = call.get("args") or {}, ctx.tool_params(call["name"])
         extra = sorted(set(args) - takes) if isinstance(args, dict) and takes is not None else []
         if extra:
-            return (f"the script calls tool {call['name']!r} with arguments {extra} it does not take "
-                    f"(it takes {sorted(takes or ())})")
+            close = suggest(extra[0], takes or ())
+            return ScriptProblem(f"the script calls tool {call['name']!r} with arguments {extra} it does not take "
+                                 f"(it takes {sorted(takes or ())})",
+                                 fix=f"did you mean {close!r}?" if close else f"use {sorted(takes or ())}")
     return None
 
 
@@ -206,6 +224,7 @@ def _plan_extract(ctx: PlanContext, node_id: str, node: ExtractNode) -> ExtractN
 
 _KIND_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
                "object": "a mapping"}
+_EXAMPLE_VALUES: dict[str, Any] = {"string": "text", "integer": 3, "number": 2.5, "boolean": True, "object": {}}
 
 
 def extracted_value_problem(slot: Slot, value: Any) -> str | None:
@@ -223,18 +242,22 @@ def extracted_value_problem(slot: Slot, value: Any) -> str | None:
     return None
 
 
-def _script_extract(node: ExtractNode, entry: Any, ctx: ScriptContext) -> str | None:
+def _script_extract(node: ExtractNode, entry: Any, ctx: ScriptContext) -> ScriptProblem | None:
     if not isinstance(entry, dict):
-        return f"an extract node's script entry is a mapping of slot values, got {entry!r}"
+        return ScriptProblem(f"an extract node's script entry is a mapping of slot values, got {entry!r}")
     extra = sorted(set(entry) - set(node.into))
     if extra:
-        return f"the script fills slots {extra} that the extract node does not write (into: {node.into})"
+        return ScriptProblem(f"the script fills slots {extra} that the extract node does not write "
+                             f"(into: {node.into})")
     for name, value in entry.items():
         slot = ctx.slots.get(name)
         problem = extracted_value_problem(slot, value) if slot is not None and value is not None else None
-        if problem:
-            return (f"the script gives slot {name!r} ({slot.type if slot else ''}) the value {value!r}, which "
-                    f"{problem}: the run would drop it")
+        if slot is not None and problem:
+            example = slot.enum[0] if slot.enum else _EXAMPLE_VALUES[parse_slot_type(slot.type).item]
+            return ScriptProblem(f"the script gives slot {name!r} ({slot.type}) the value {value!r}, which "
+                                 f"{problem}: the run would drop it",
+                                 fix=f"write {_KIND_WORDS[parse_slot_type(slot.type).item]}, e.g. "
+                                     f"`{name}: {json.dumps(example)}`")
     return None
 
 
@@ -256,10 +279,10 @@ def _plan_classify(ctx: PlanContext, node_id: str, node: ClassifyNode) -> Classi
     return plan
 
 
-def _script_classify(node: ClassifyNode, entry: Any, ctx: ScriptContext) -> str | None:
+def _script_classify(node: ClassifyNode, entry: Any, ctx: ScriptContext) -> ScriptProblem | None:
     if isinstance(entry, str) and entry in node.labels:
         return None
-    return f"a classify node's script entry is one of {sorted(node.labels)}, got {entry!r}"
+    return ScriptProblem(f"a classify node's script entry is one of {sorted(node.labels)}, got {entry!r}")
 
 
 def _check_tool(c: Checker, path: Path, node: ToolNode) -> None:
@@ -275,7 +298,8 @@ def _check_tool(c: Checker, path: Path, node: ToolNode) -> None:
             close = suggest(arg, takes)
             c.add((*path, "args", arg), f"tool {node.tool!r} takes no argument {arg!r} (it takes {sorted(takes)})",
                   key=True, fix=f"did you mean {close!r}?" if close else f"use one of {sorted(takes)}")
-    missing = [name for name in required if name not in node.args]
+    meant = {suggest(arg, takes) for arg in node.args if takes is not None and arg not in takes}
+    missing = [name for name in required if name not in node.args and name not in meant]
     if missing:
         c.add((*path, "args") if node.args else (*path, "tool"), key=bool(node.args),
               message=f"tool {node.tool!r} needs the arguments {missing}, which the node does not pass",

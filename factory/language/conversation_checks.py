@@ -106,10 +106,13 @@ def _script(c: Checker, path: Path, node_id: str, entries: list[Any], named: dic
         return
     kind = spec_of(found.node)
     for i, entry in enumerate(entries):
-        problem = kind.script(found.node, entry, found.script) if kind.script is not None else \
-            f"node kind {kind.kind!r} does not call a model, so it takes no script"
+        if kind.script is None:
+            c.add((*path, i), f"node kind {kind.kind!r} does not call a model, so it takes no script", node=node_id,
+                  fix=kind.script_fix)
+            continue
+        problem = kind.script(found.node, entry, found.script)
         if problem:
-            c.add((*path, i), problem, node=node_id, fix=kind.script_fix)
+            c.add((*path, i), problem.message, node=node_id, fix=problem.fix or kind.script_fix)
 
 
 def _judge_script(c: Checker, path: Path, entries: list[Any]) -> None:

@@ -204,6 +204,33 @@ def _consequences(issues: list[GraphIssue]) -> str:
     return ", and " + ", and ".join(parts) if parts else ""
 
 
+def _fold(order: list[str], edges: list[EdgeView], enums: Mapping[str, list[Any] | None],
+          references: list[_Reference], shape: list[GraphIssue]) -> dict[int, list[GraphIssue]]:
+    """Reference index -> the graph problems its likely meaning removes. Meanings are applied one at a
+    time, greedily (the one that removes most first), so a chain of typos (`from: Start` then
+    `to: gahter`) gives each its own consequences."""
+    folded: dict[int, list[GraphIssue]] = {}
+    current, remaining = list(edges), shape
+    pending = [r for r, ref in enumerate(references) if ref.meant is not None]
+    while pending and remaining:
+        best: tuple[int, list[EdgeView], list[GraphIssue]] | None = None
+        for r in pending:
+            ref, trial = references[r], list(current)
+            edge = trial[ref.edge]
+            meant = ref.meant or ""
+            trial[ref.edge] = replace(edge, source=meant) if ref.end == "from" else replace(edge, target=meant)
+            after = graph_issues(order, trial, enums)
+            gone = [i for i in remaining if i not in after]
+            if best is None or len(gone) > len(best[2]):
+                best = (r, trial, gone)
+        assert best is not None
+        r, current, gone = best
+        folded[r] = gone
+        remaining = [i for i in remaining if i not in gone]
+        pending.remove(r)
+    return folded
+
+
 def check_edges(c: Checker) -> None:
     """Edge references (did-you-mean for node ids), conditions, then the graph's shape, with the graph
     problems an unknown name causes folded into that name's error."""
@@ -217,19 +244,12 @@ def check_edges(c: Checker) -> None:
         if edge.when is not None:
             cel(c, ("edges", edge.at, "when"), edge.when)
     shape: list[GraphIssue] = []
-    folded: dict[int, list[GraphIssue]] = defaultdict(list)
+    folded: dict[int, list[GraphIssue]] = {}
     if c.shaped.edges_complete() and not c.nodes.unknowable:
         order = [n for n in c.shaped.node_order if n in c.nodes] or sorted(c.nodes.all())
         enums = {name: slot.enum for name, slot in c.spec.state.items()}
         shape = graph_issues(order, edges, enums)
-        for r, ref in enumerate(references):
-            if ref.meant is None:
-                continue
-            fixed = list(edges)
-            edge = edges[ref.edge]
-            fixed[ref.edge] = replace(edge, source=ref.meant) if ref.end == "from" else replace(edge, target=ref.meant)
-            gone = [i for i in shape if i not in graph_issues(order, fixed, enums)]
-            folded[r] = [i for i in gone if not any(i in f for f in folded.values())]
+        folded = _fold(order, edges, enums, references, shape)
     for r, ref in enumerate(references):
         at = edges[ref.edge].at
         word = "from" if ref.end == "from" else "to"
