@@ -179,8 +179,10 @@ def _mcp_servers(c: Checker) -> None:
                   key=True, fix="remove `headers_env`; pass variables to a stdio server with `env: [NAME]`")
         for i, variable in enumerate(server.env):
             if not _ENV_NAME.match(variable):
+                name = variable.partition("=")[0].strip()
                 c.add((*path, "env", i), f"`env` lists the NAMES of variables passed through, got {variable!r}",
-                      fix="write the variable's name (e.g. `GITHUB_TOKEN`) and set it in the environment")
+                      fix=f"write only the name (`{name}`) and set the variable in the environment"
+                      if _ENV_NAME.match(name) else "write a variable's name, e.g. `GITHUB_TOKEN`")
         for header, variable in server.headers_env.items():
             if not _ENV_NAME.match(variable):
                 c.add((*path, "headers_env", header), f"header {header!r} must name an environment variable, "
