@@ -14,7 +14,6 @@ from factory.cli._output import out_console
 from factory.errors import ExitCode, UserError
 from factory.language import LANGUAGE_DOCS
 
-
 GITIGNORE = """\
 # what `factory run`, `chat`, `serve` and `test` write: thread checkpoints (SQLite) and run data
 .factory/
