@@ -32,9 +32,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-# ---------------------------------------------------------------- models
-
-
 class History(_Model):
     """Which earlier messages a model call sees: exactly one of `last`, `max_tokens` or
     `summarize_after` (with `model`). Tool calls and their results are never split."""
@@ -78,9 +75,6 @@ class ModelSettings(_Model):
     """The context window of every node on this model (a node's own `history` wins)."""
 
 
-# ---------------------------------------------------------------- state and prompts
-
-
 class Slot(_Model):
     """One typed slot of the agent's state."""
 
@@ -101,9 +95,6 @@ class PromptFile(_Model):
 
     file: str
     """Path relative to the spec's folder."""
-
-
-# ---------------------------------------------------------------- tools
 
 
 class HttpCall(_Model):
@@ -158,9 +149,6 @@ class McpServer(_Model):
     """Streamable HTTP: header name -> name of the environment variable that holds its value."""
     tools: list[str] | None = None
     """The only tools of the server the spec may use (all when absent)."""
-
-
-# ---------------------------------------------------------------- nodes
 
 
 class _NodeBase(_Model):
@@ -284,9 +272,6 @@ class Edge(_Model):
     """A node id or `end`."""
     when: str | None = None
     """A CEL condition over `state`; absent means always."""
-
-
-# ---------------------------------------------------------------- serve, tests, fix
 
 
 class Auth(_Model):
