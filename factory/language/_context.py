@@ -64,8 +64,7 @@ class Checker:
         self.tools = shaped.names("tools")
         self.prompts = shaped.names("prompts")
         self.servers = shaped.names("mcp_servers")
-        self.nodes = Names(frozenset(self.spec.nodes), shaped.broken.get("nodes", frozenset()),
-                           "nodes" in shaped.unusable)
+        self.nodes = shaped.names("nodes")
 
     def add(self, path: Path, message: str, *, fix: str | None = None, key: bool = False, node: str | None = None,
             file: str | None = None, line: int | None = None, column: int | None = None, rank: int = 0) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, TemplateSyntaxError, meta, nodes
 
 from factory.language._context import Checker, Scope, one_of, suggest
 from factory.language._yaml import Path
 from graphs.expressions import CelError, check_cel, evaluate
 from graphs.plan import SlotType, parse_slot_type
-from graphs.templates import TemplateError, names_used
-
-if TYPE_CHECKING:
-    from jinja2 import nodes
 
 __all__ = ["cel", "template"]
 
@@ -32,6 +31,8 @@ _IN_LIST = re.compile(r"\bstate\.(\w+)\s+in\s+\[([^\]]*)\]")
 _IN_SLOT = re.compile(rf"{_LITERAL}\s+in\s+state\.(\w+)")
 _LONE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 _TEMPLATE_GLOBALS = frozenset({"messages", "prompts", "tools", "state"})
+_JINJA = Environment(keep_trailing_newline=True)
+"""Parses as the runtime's sandbox does (`graphs.templates`); the sandbox only matters when rendering."""
 
 
 def _masked(text: str) -> str:
@@ -185,15 +186,25 @@ def _type_problem(expression: str, variables: dict[str, Any]) -> str | None:
 # ---------------------------------------------------------------------------------- templates
 
 
+@lru_cache(maxsize=1024)
+def _parse(text: str) -> nodes.Template | TemplateSyntaxError:
+    """The template's syntax tree (parsed once for every check), or its syntax error."""
+    try:
+        return _JINJA.parse(text)
+    except TemplateSyntaxError as exc:
+        return exc
+
+
 def template(c: Checker, path: Path, text: str, *, file: str | None = None,
              extra: frozenset[str] = frozenset()) -> None:
     """Syntax, unknown names, and unknown `state.X` / `prompts.X` / `tools.X` of one template."""
-    try:
-        used = names_used(text)
-    except TemplateError as exc:
-        _template_issue(c, path, text, f"template syntax error: {exc.message}", exc.line, 1, file,
+    tree = _parse(text)
+    if isinstance(tree, TemplateSyntaxError):
+        _template_issue(c, path, text, f"template syntax error: {tree.message or 'template syntax error'}",
+                        tree.lineno or 1, 1, file,
                         fix="fix the Jinja syntax (`{{ slot }}`, `{% if slot %}...{% endif %}`)")
         return
+    used = set(meta.find_undeclared_variables(tree))
     if c.slots.unknowable:
         return
     known = c.slots.all() | _TEMPLATE_GLOBALS | extra
@@ -203,7 +214,7 @@ def template(c: Checker, path: Path, text: str, *, file: str | None = None,
         _template_issue(c, path, text, f"the template uses {name!r}, which the state does not have", line, column,
                         file, fix=(f"did you mean `{close}`? Otherwise add" if close else "add")
                         + f" `{name}` under `state:`{one_of(c.slots.all())}")
-    for base, attr, line in _attributes(text, used):
+    for base, attr, line in _attributes(tree, used):
         table = {"state": (c.slots, "slot", "state:"), "prompts": (c.prompts, "prompt", "prompts:"),
                  "tools": (c.tools, "tool", "tools:")}[base]
         names, what, section = table
@@ -229,22 +240,8 @@ def _template_issue(c: Checker, path: Path, text: str, message: str, line: int, 
         c.add(path, message, fix=fix, line=pos.line, column=pos.column)
 
 
-def _parse(template_text: str) -> nodes.Template | None:
-    from jinja2 import Environment
-
-    try:
-        return Environment().parse(template_text)
-    except Exception:  # noqa: BLE001 - the sandboxed parse already succeeded; be safe anyway
-        return None
-
-
-def _attributes(text: str, used: set[str]) -> Iterator[tuple[str, str, int]]:
+def _attributes(tree: nodes.Template, used: set[str]) -> Iterator[tuple[str, str, int]]:
     """(`state`|`prompts`|`tools`, attribute, line) of each `state.x` / `state["x"]` the template reads."""
-    from jinja2 import nodes
-
-    tree = _parse(text)
-    if tree is None:
-        return
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr):
             attr: object = node.attr
@@ -267,10 +264,9 @@ def _attribute_position(text: str, base: str, attr: str, line: int) -> tuple[int
 
 def _name_position(template_text: str, name: str) -> tuple[int, int]:
     """Line and column (1-based, in the template) where `name` is first read."""
-    from jinja2 import nodes
-
     tree = _parse(template_text)
-    lines = [n.lineno for n in tree.find_all(nodes.Name) if n.name == name and n.ctx == "load"] if tree else []
+    lines = [] if isinstance(tree, TemplateSyntaxError) else \
+        [n.lineno for n in tree.find_all(nodes.Name) if n.name == name and n.ctx == "load"]
     line = min(lines) if lines else 1
     all_lines = template_text.split("\n")
     text = all_lines[line - 1] if line - 1 < len(all_lines) else ""
