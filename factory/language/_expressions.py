@@ -195,6 +195,13 @@ def _parse(text: str) -> nodes.Template | TemplateSyntaxError:
         return exc
 
 
+@lru_cache(maxsize=1024)
+def _names_read(text: str) -> frozenset[str]:
+    """The top-level names a template reads (those it does not set itself)."""
+    tree = _parse(text)
+    return frozenset() if isinstance(tree, TemplateSyntaxError) else frozenset(meta.find_undeclared_variables(tree))
+
+
 def template(c: Checker, path: Path, text: str, *, file: str | None = None,
              extra: frozenset[str] = frozenset()) -> None:
     """Syntax, unknown names, and unknown `state.X` / `prompts.X` / `tools.X` of one template."""
@@ -204,7 +211,7 @@ def template(c: Checker, path: Path, text: str, *, file: str | None = None,
                         tree.lineno or 1, 1, file,
                         fix="fix the Jinja syntax (`{{ slot }}`, `{% if slot %}...{% endif %}`)")
         return
-    used = set(meta.find_undeclared_variables(tree))
+    used = _names_read(text)
     if c.slots.unknowable:
         return
     known = c.slots.all() | _TEMPLATE_GLOBALS | extra
@@ -240,7 +247,7 @@ def _template_issue(c: Checker, path: Path, text: str, message: str, line: int, 
         c.add(path, message, fix=fix, line=pos.line, column=pos.column)
 
 
-def _attributes(tree: nodes.Template, used: set[str]) -> Iterator[tuple[str, str, int]]:
+def _attributes(tree: nodes.Template, used: frozenset[str]) -> Iterator[tuple[str, str, int]]:
     """(`state`|`prompts`|`tools`, attribute, line) of each `state.x` / `state["x"]` the template reads."""
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr):
