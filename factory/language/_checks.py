@@ -256,7 +256,9 @@ def _secrets(c: Checker) -> None:
         path = _file_path(c, shaped_path)
         if path not in reported and _SECRET.search(value):
             c.add(path, "a literal secret is written in the spec",
-                  fix="put it in an environment variable and name the variable (`api_key_env: OPENAI_API_KEY`)")
+                  fix="set it in an environment variable the server reads, and list that variable's name under "
+                      "`env:` (nothing else is passed through)" if path[:1] == ("mcp_servers",) else
+                  "put it in an environment variable and name the variable (`api_key_env: OPENAI_API_KEY`)")
 
 
 def _serve(c: Checker) -> None:
