@@ -455,8 +455,9 @@ CASES = [
     Case("mcp-tool-not-allowed", add("mcp_servers:\n  gh: {command: npx, tools: [create_issue]}\n"
                                      "tools:\n  t: {description: d, mcp: gh/delete_repo}\n"), 17, 28,
          "MCP server 'gh' allows no tool 'delete_repo' (its `tools:` are ['create_issue'])"),
-    Case("mcp-secret-in-args", add("mcp_servers:\n  gh: {command: npx, args: [--token, ghp_abcdefghijklmnopqrstuvwx]}\n"),
-         15, 38, "a literal secret is written in the spec"),
+    Case("mcp-secret-in-args",
+         add("mcp_servers:\n  gh: {command: npx, args: [--token, ghp_abcdefghijklmnopqrstuvwx]}\n"), 15, 38,
+         "a literal secret is written in the spec"),
     Case("mcp-url-password", add("mcp_servers:\n  web: {url: 'https://me:pw@x.test/mcp'}\n"), 15, 14,
          "the url of MCP server 'web' holds a password"),
     Case("mcp-tool-form", add("tools:\n  t: {description: d, mcp: create_issue}\n"), 15, 28,
