@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from factory.cli._common import ModelOption
-from factory.errors import ExitCode
+from factory.errors import ExitCode, UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["register", "test"]
 
@@ -38,17 +41,12 @@ def test(
     conversation matched.
     """
     from factory.cli._common import load_plan
-    from factory.cli._output import err_console, is_stdout, out_console, write_report
-    from factory.errors import UserError
+    from factory.cli._output import err_console, write_report
     from factory.testing.report import live_progress, print_report, write_json, write_junit
     from factory.testing.runner import Selection, select_tests
     from factory.testing.session import arun_spec
 
-    if is_stdout(json_path) and is_stdout(junit_xml):
-        raise UserError("--json - and --junit-xml - would both write to standard output",
-                        hint="write one of them to a file")
-    # A report on standard output keeps it clean: the progress and the summary go to standard error.
-    console = err_console if is_stdout(json_path) or is_stdout(junit_xml) else out_console
+    console = _console(json_path, junit_xml)
     selection = Selection(pattern=pattern, tags=tuple(tags or ()))
     loaded_specs = [load_plan(path) for path in specs]  # SpecError -> exit 3, before anything runs
     counts = [len(select_tests(loaded, selection)) for loaded, _ in loaded_specs]
@@ -71,6 +69,16 @@ def test(
     if junit_xml:
         write_report(junit_xml, lambda path: write_junit(reports, path))
     raise typer.Exit(ExitCode.OK if all(r.passed for r in reports) else ExitCode.TESTS_FAILED)
+
+
+def _console(json_path: Path | None, junit_xml: Path | None) -> Console:
+    """Where progress and the summary go: standard error when a report takes standard output (`-`)."""
+    from factory.cli._output import err_console, is_stdout, out_console
+
+    if is_stdout(json_path) and is_stdout(junit_xml):
+        raise UserError("--json - and --junit-xml - would both write to standard output",
+                        hint="write one of them to a file")
+    return err_console if is_stdout(json_path) or is_stdout(junit_xml) else out_console
 
 
 def register(app: typer.Typer) -> None:

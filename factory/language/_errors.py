@@ -189,6 +189,21 @@ def _cut_by_comma(path: Path, data: Any, source: SourceMap) -> str | None:
     return f"{keys[start - 1]}: {json.dumps(text, ensure_ascii=False)}"
 
 
+def _unknown_key(key: str, path: Path, data: Any, source: SourceMap, node: str | None) -> SpecIssue:
+    pos = source.at(path, key=True)
+    if key.lower() in _SECRET_KEYS:
+        message = f"a literal secret ({key!r}) is never written in a spec"
+        fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
+    else:
+        message = f"unknown key {key!r} in {_where(path[:-1])}"
+        fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
+        quoted = _cut_by_comma(path, data, source)
+        if quoted is not None:
+            message += f": a comma inside `{{...}}` ends a value, so {key!r} became a key"
+            fix = f"quote the text: `{quoted}`"
+    return SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+
+
 def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, SpecIssue] | None:
     loc = tuple(err["loc"])
     path, member, found = _data_path(loc, data)
@@ -206,19 +221,7 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
     node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        pos = source.at(path, key=True)
-        if key.lower() in _SECRET_KEYS:
-            message = f"a literal secret ({key!r}) is never written in a spec"
-            fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
-        else:
-            message = f"unknown key {key!r} in {_where(path[:-1])}"
-            fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
-            quoted = _cut_by_comma(path, data, source)
-            if quoted is not None:
-                message += f": a comma inside `{{...}}` ends a value, so {key!r} became a key"
-                fix = f"quote the text: `{quoted}`"
-        return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+        return (*path, "<key>"), _unknown_key(str(loc[-1]), path, data, source, node)
     if kind == "missing":
         missing = str(loc[-1])
         if not path and missing == "spec":

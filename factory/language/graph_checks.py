@@ -147,6 +147,11 @@ def graph_issues(node_ids: Sequence[str], edges: Sequence[EdgeView],
                                      f"the conditional edges leaving {source!r} have no default",
                                      f"add `- {{from: {source}, to: <node or end>}}` after them"))
     forward: dict[str, list[str]] = {s: [e.target for e in leaving] for s, leaving in out.items()}
+    return issues + _reach_issues(node_ids, forward)
+
+
+def _reach_issues(node_ids: Sequence[str], forward: dict[str, list[str]]) -> list[GraphIssue]:
+    """Nodes nothing reaches, nodes from which `end` cannot be reached, and cycles with no exit."""
     backward: dict[str, list[str]] = defaultdict(list)
     for s, targets in forward.items():
         for t in targets:
@@ -154,6 +159,7 @@ def graph_issues(node_ids: Sequence[str], edges: Sequence[EdgeView],
     reached = _walk("start", forward)
     finishing = _walk("end", backward)
     cycles: set[frozenset[str]] = set()
+    issues: list[GraphIssue] = []
     for node_id in node_ids:
         path: Path = ("nodes", node_id)
         if node_id not in reached:
