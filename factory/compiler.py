@@ -1,19 +1,35 @@
-"""Spec -> plan: resolve every name so the runtime needs nothing but the plan (see graphs/plan.py)."""
+"""Spec -> plan: resolve every name so the runtime needs nothing but the plan (see `graphs/plan.py`).
+
+The plan is typed per part (`ModelPlan`, a per-kind node plan from the registry of node kinds,
+`ToolPlan`, `ServePlan`...). Keys added to the language after a plan was first written (`history`,
+`mcp_servers`, `serve.broker`, `serve.shutdown_grace_s`) are written only when a spec sets them, so
+the plan of a spec that does not use them stays byte for byte what it was; the runtime fills the
+defaults (`graphs.plan.serve_settings`).
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Any
 
 from factory.language import models as m
+from factory.language._context import is_prompt_name
+from factory.language._kinds import PlanContext, history_plan, spec_of
 from factory.language.loader import LoadedSpec
-from graphs.plan import PLAN_VERSION, EdgePlan, NodePlan, Plan
+from graphs.plan import (
+    PLAN_VERSION,
+    EdgePlan,
+    HttpCallPlan,
+    McpServerPlan,
+    ModelPlan,
+    Plan,
+    ServePlan,
+    SlotPlan,
+    ToolForm,
+    ToolPlan,
+)
 
 __all__ = ["compile_plan"]
-
-_PROMPT_REF = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
 def _model_alias(spec: m.Spec, alias: str | None) -> str:
@@ -23,51 +39,104 @@ def _model_alias(spec: m.Spec, alias: str | None) -> str:
 
 
 def _prompt_text(loaded: LoadedSpec, prompt: str) -> str:
-    """A `prompts` name resolves to its text; anything else is the prompt itself (even one word)."""
-    return loaded.prompts[prompt] if _PROMPT_REF.match(prompt) and prompt in loaded.prompts else prompt
+    """A `prompts` name resolves to its text; anything else is the prompt itself (the prompt-name rule)."""
+    return loaded.prompts[prompt] if is_prompt_name(prompt) and prompt in loaded.prompts else prompt
 
 
-def _node(loaded: LoadedSpec, node_id: str, node: Any) -> NodePlan:
-    spec = loaded.spec
-    data = node.model_dump(exclude={"stream"}, exclude_none=False)
-    plan: dict[str, Any] = {"kind": node.kind, "description": node.description}
-    if isinstance(node, m.ReplyNode | m.AgentNode | m.ExtractNode | m.ClassifyNode):
-        plan["model"] = _model_alias(spec, node.model)
-        plan["prompt"] = _prompt_text(loaded, node.prompt)
-    for key in ("tools", "max_steps", "into", "labels", "tool", "args", "values", "message", "input",
-                "output", "function"):
-        if key in data and key not in ("model", "prompt"):
-            plan[key] = data[key]
-    if isinstance(node, m.SubgraphNode):
-        child = loaded.children[node_id]
-        plan["plan"] = compile_plan(child)
-        # The runtime resolves `python:` modules against the parent's base_dir; a sub-spec in a
-        # sub-folder keeps finding its own modules.
-        plan["plan"]["python_path"] = [Path(os.path.relpath(child.folder, loaded.folder)).as_posix()]
-    return plan  # type: ignore[return-value]
+def _model(settings: m.ModelSettings) -> ModelPlan:
+    plan: ModelPlan = {
+        "provider": settings.provider, "model": settings.model, "base_url": settings.base_url,
+        "api_key_env": settings.api_key_env, "temperature": settings.temperature, "max_tokens": settings.max_tokens,
+        "timeout_s": settings.timeout_s, "max_retries": settings.max_retries, "streaming": settings.streaming,
+    }
+    if settings.history is not None:
+        plan["history"] = history_plan(settings.history)
+    return plan
+
+
+def _slot(slot: m.Slot) -> SlotPlan:
+    return {"type": slot.type, "description": slot.description, "default": slot.default,
+            "enum": None if slot.enum is None else list(slot.enum), "reducer": slot.reducer}
+
+
+def _tool(tool: m.Tool) -> ToolPlan:
+    plan: ToolPlan = {"form": _form(tool), "description": tool.description, "parameters": tool.parameters}
+    if tool.python is not None:
+        plan["python"] = tool.python
+    elif tool.http is not None:
+        http: HttpCallPlan = {"method": tool.http.method, "url": tool.http.url, "headers": dict(tool.http.headers),
+                              "headers_env": dict(tool.http.headers_env), "body": tool.http.body,
+                              "timeout_s": tool.http.timeout_s}
+        plan["http"] = http
+    elif tool.mcp is not None:
+        plan["mcp"] = tool.mcp
+    else:
+        plan["returns"] = tool.returns
+    return plan
+
+
+def _form(tool: m.Tool) -> ToolForm:
+    if tool.python is not None:
+        return "python"
+    if tool.http is not None:
+        return "http"
+    if tool.mcp is not None:
+        return "mcp"
+    return "returns"
+
+
+def _mcp_server(server: m.McpServer) -> McpServerPlan:
+    plan: McpServerPlan = {"tools": None if server.tools is None else list(server.tools)}
+    if server.command is not None:
+        plan["command"], plan["args"], plan["env"] = server.command, list(server.args), list(server.env)
+    if server.url is not None:
+        plan["url"], plan["headers_env"] = server.url, dict(server.headers_env)
+    return plan
+
+
+def _serve(serve: m.ServeSettings) -> ServePlan:
+    plan: ServePlan = {
+        "path": serve.path, "checkpointer": serve.checkpointer,
+        "auth": None if serve.auth is None else {"api_keys_env": serve.auth.api_keys_env},
+        "cors_origins": list(serve.cors_origins), "playground": serve.playground,
+        "max_message_chars": serve.max_message_chars, "max_body_bytes": serve.max_body_bytes,
+    }
+    if "broker" in serve.model_fields_set:
+        plan["broker"] = serve.broker
+    if "shutdown_grace_s" in serve.model_fields_set:
+        plan["shutdown_grace_s"] = serve.shutdown_grace_s
+    return plan
+
+
+def _child_plan(loaded: LoadedSpec, node_id: str) -> Plan:
+    child = loaded.children[node_id]
+    plan = compile_plan(child)
+    # The runtime resolves `python:` modules against the parent's base_dir; a sub-spec in a
+    # sub-folder keeps finding its own modules.
+    plan["python_path"] = [Path(os.path.relpath(child.folder, loaded.folder)).as_posix()]
+    return plan
 
 
 def compile_plan(loaded: LoadedSpec) -> Plan:
     """A JSON-ready plan of a validated spec; deterministic for the same input."""
     spec = loaded.spec
-    used_models = set(spec.models)
-    tools: dict[str, Any] = {}
-    for name, tool in spec.tools.items():
-        form = next(f for f in ("python", "http", "returns") if f in tool.model_fields_set)
-        entry: dict[str, Any] = {"form": form, "description": tool.description, "parameters": tool.parameters}
-        entry[form] = tool.http.model_dump() if form == "http" and tool.http else getattr(tool, form)
-        tools[name] = entry
+    context = PlanContext(model=lambda alias: _model_alias(spec, alias),
+                          prompt=lambda prompt: _prompt_text(loaded, prompt),
+                          child=lambda node_id: _child_plan(loaded, node_id))
     edges: list[EdgePlan] = [{"source": e.from_, "target": e.to, "when": e.when} for e in spec.edges]
-    return {
+    plan: Plan = {
         "plan": PLAN_VERSION,
         "name": spec.name,
         "description": spec.description,
-        "models": {alias: spec.models[alias].model_dump() for alias in sorted(used_models)},  # type: ignore[misc]
-        "state": {slot: s.model_dump() for slot, s in spec.state.items()},  # type: ignore[misc]
+        "models": {alias: _model(spec.models[alias]) for alias in sorted(spec.models)},
+        "state": {name: _slot(slot) for name, slot in spec.state.items()},
         "prompts": dict(loaded.prompts),
-        "tools": tools,  # type: ignore[dict-item]
-        "nodes": {node_id: _node(loaded, node_id, node) for node_id, node in spec.nodes.items()},
+        "tools": {name: _tool(tool) for name, tool in spec.tools.items()},
+        "nodes": {node_id: spec_of(node).plan(context, node_id, node) for node_id, node in spec.nodes.items()},
         "edges": edges,
-        "serve": spec.serve.model_dump(),  # type: ignore[typeddict-item]
+        "serve": _serve(spec.serve),
         "python_path": ["."],
     }
+    if spec.mcp_servers:
+        plan["mcp_servers"] = {name: _mcp_server(server) for name, server in spec.mcp_servers.items()}
+    return plan

@@ -35,6 +35,8 @@ class SpecIssue:
         message: what is wrong, including the value given (`!r`).
         node: the node id the problem belongs to, when there is one.
         fix: text the user can paste or do to fix it.
+        rank: 0 for a cause (a wrong shape, an unknown name), 1 for what may follow from one (the
+            graph's shape); causes are listed first.
     """
 
     file: str
@@ -43,6 +45,7 @@ class SpecIssue:
     message: str
     node: str | None = None
     fix: str | None = None
+    rank: int = 0
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
@@ -69,7 +72,7 @@ class SpecError(Exception):
 
     def __init__(self, issues: list[SpecIssue]) -> None:
         assert issues, "a SpecError needs at least one issue"
-        self.issues = sorted(set(issues))
+        self.issues = sorted(set(issues), key=lambda i: (i.rank, i.file, i.line, i.column, i.message))
         super().__init__("\n".join(issue.render() for issue in self.issues))
 
 

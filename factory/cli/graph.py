@@ -8,18 +8,14 @@ import typer
 
 from factory.cli._common import SpecArg
 from factory.cli._output import out_console
-from factory.language.loader import load_spec
-from factory.language.models import Spec
-
-_SHAPES = {"reply": ('(["', '"])'), "agent": ('[["', '"]]'), "interrupt": ('{{"', '"}}'),
-           "extract": ('[/"', '"/]'), "classify": ('{"', '"}'), "subgraph": ('[["', '"]]')}
+from factory.language import NODE_KIND_SPECS, Spec, load_spec
 
 
 def mermaid(spec: Spec) -> str:
-    """Mermaid flowchart text; conditions label their edges."""
+    """Mermaid flowchart text; conditions label their edges; each kind has its shape (the registry's)."""
     lines = ["flowchart TD", "  start((start))", "  end_((end))"]
     for node_id, node in spec.nodes.items():
-        left, right = _SHAPES.get(node.kind, ('["', '"]'))
+        left, right = NODE_KIND_SPECS[node.kind].shape
         lines.append(f"  {node_id}{left}{node_id}<br/><i>{node.kind}</i>{right}")
     for edge in spec.edges:
         source = "end_" if edge.from_ == "end" else edge.from_

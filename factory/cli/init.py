@@ -12,6 +12,14 @@ import typer
 
 from factory.cli._output import out_console
 from factory.errors import ExitCode, UserError
+from factory.language import LANGUAGE_DOCS
+
+GITIGNORE = """\
+# what `factory run`, `chat`, `serve` and `test` write: thread checkpoints (SQLite) and run data
+.factory/
+*.sqlite
+*.sqlite-*
+"""
 
 
 def _template(name: str) -> str:
@@ -23,7 +31,7 @@ def init(
     name: Annotated[str | None, typer.Option("--name", help="Agent name (a DNS label).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
-    """Create a new agent repository: specs/agent.yaml and .github/workflows/agent-ci.yml."""
+    """Create a new agent repository: specs/agent.yaml, .github/workflows/agent-ci.yml and a .gitignore."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -37,6 +45,7 @@ def init(
             SandboxedEnvironment(undefined=StrictUndefined).from_string(_template("agent.yaml")).render(name=agent),
         directory / "specs" / "spec.schema.json": json.dumps(spec_json_schema(), indent=2, sort_keys=True),
         directory / ".github" / "workflows" / "agent-ci.yml": _template("agent-ci.yml"),
+        directory / ".gitignore": GITIGNORE,
     }
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
@@ -46,6 +55,7 @@ def init(
         path.write_text(text if text.endswith("\n") else text + "\n", "utf-8")
         out_console.print(f"[green]wrote[/] {path}")
     out_console.print(f"next: factory test {directory / 'specs' / 'agent.yaml'} --model scripted")
+    out_console.print(f"the spec language (every key, node kind and expression): {LANGUAGE_DOCS} of Meta-Agent Factory")
     raise typer.Exit(ExitCode.OK)
 
 

@@ -7,14 +7,12 @@ from typing import Any
 
 from factory.cli._output import out_console
 
-__all__ = ["SCHEMA_ID", "schema", "spec_json_schema"]
-
-SCHEMA_ID = "https://meta-agent-factory.dev/spec-1.schema.json"
+__all__ = ["schema", "spec_json_schema"]
 
 
 def spec_json_schema() -> dict[str, Any]:
-    """The spec's JSON Schema, field docstrings as descriptions (see `factory.language._schema`)."""
-    from factory.language._schema import spec_json_schema as build
+    """The spec's JSON Schema, field docstrings as descriptions (`factory.language.spec_json_schema`)."""
+    from factory.language import spec_json_schema as build
 
     return build()
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from factory.cli._output import err_console, out_console, report_spec_error
+from factory.cli._output import err_console, out_console, report_spec_error, spec_error_footer
 from factory.errors import ExitCode, SpecError, SpecIssue
 from factory.language.loader import load_spec
 
@@ -25,7 +25,7 @@ def validate(
         except SpecError as exc:
             problems.extend(exc.issues)
             if not as_json:
-                report_spec_error(exc)
+                report_spec_error(exc, footer=False)
             continue
         if not as_json:
             spec = loaded.spec
@@ -35,5 +35,5 @@ def validate(
         out_console.print(json.dumps({"ok": not problems, "issues": [p.as_dict() for p in problems]}, indent=2),
                           markup=False, highlight=False, soft_wrap=True)
     elif problems:
-        err_console.print(f"[red]{len(problems)} problem(s)[/] in {len(specs)} spec(s)")
+        err_console.print(spec_error_footer(len(problems), len(specs)), soft_wrap=True)
     raise typer.Exit(ExitCode.SPEC_INVALID if problems else ExitCode.OK)

@@ -91,9 +91,10 @@ def check_protected(before: Any, after: Any) -> None:
 @contextmanager
 def _sandbox(spec: Path) -> Iterator[Path]:
     """A private copy of the spec's folder; yields where the candidate spec goes."""
+    folder = spec.resolve().parent  # `agent.yaml` run from its folder has the parent `.`, whose name is ''
     with tempfile.TemporaryDirectory(prefix="factory-fix-") as tmp:
-        copy = Path(tmp) / spec.parent.name
-        shutil.copytree(spec.parent, copy, ignore=_COPY_IGNORE, symlinks=True)
+        copy = Path(tmp) / (folder.name or "spec")
+        shutil.copytree(folder, copy, ignore=_COPY_IGNORE, symlinks=True)
         yield copy / spec.name
 
 

@@ -48,6 +48,7 @@ _PATTERN_FIXES = {
     "python": "write `module:function`, e.g. `my_tools:lookup`",
     "function": "write `module:function`, e.g. `my_nodes:route`",
     "path": "start it with `/`, e.g. `/sales`",
+    "mcp": "write `server/tool`, e.g. `github/create_issue` (a server of `mcp_servers:`)",
 }
 
 
@@ -165,6 +166,44 @@ def _value_at(data: Any, path: Path) -> Any:
     return data
 
 
+def _cut_by_comma(path: Path, data: Any, source: SourceMap) -> str | None:
+    """`{description: Reservation date, YYYY-MM-DD.}` reads `YYYY-MM-DD.` as a key without a value:
+    the text the user meant, quoted (`description: "Reservation date, YYYY-MM-DD."`), or None."""
+    if len(path) < 1 or not isinstance(parent := _value_at(data, path[:-1]), dict) or parent.get(path[-1]) is not None:
+        return None
+    pos = source.at(path, key=True)
+    line = source.lines[pos.line - 1] if 0 < pos.line <= len(source.lines) else ""
+    if not line[: pos.column - 1].rstrip().endswith(","):
+        return None
+    keys = list(parent)
+    at = keys.index(path[-1])
+    start = at
+    while start > 0 and parent[keys[start - 1]] is None:
+        start -= 1
+    end = at
+    while end + 1 < len(keys) and parent[keys[end + 1]] is None:
+        end += 1
+    if start == 0 or not isinstance(parent[keys[start - 1]], str):
+        return None
+    text = ", ".join([parent[keys[start - 1]], *(str(k) for k in keys[start:end + 1])])
+    return f"{keys[start - 1]}: {json.dumps(text, ensure_ascii=False)}"
+
+
+def _unknown_key(key: str, path: Path, data: Any, source: SourceMap, node: str | None) -> SpecIssue:
+    pos = source.at(path, key=True)
+    if key.lower() in _SECRET_KEYS:
+        message = f"a literal secret ({key!r}) is never written in a spec"
+        fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
+    else:
+        message = f"unknown key {key!r} in {_where(path[:-1])}"
+        fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
+        quoted = _cut_by_comma(path, data, source)
+        if quoted is not None:
+            message += f": a comma inside `{{...}}` ends a value, so {key!r} became a key"
+            fix = f"quote the text: `{quoted}`"
+    return SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+
+
 def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, SpecIssue] | None:
     loc = tuple(err["loc"])
     path, member, found = _data_path(loc, data)
@@ -182,15 +221,7 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
     node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        pos = source.at(path, key=True)
-        if key.lower() in _SECRET_KEYS:
-            message = f"a literal secret ({key!r}) is never written in a spec"
-            fix = "put the secret in an environment variable and name it: `api_key_env: OPENAI_API_KEY`"
-        else:
-            message = f"unknown key {key!r} in {_where(path[:-1])}"
-            fix = _unknown_key_fix(key, _allowed_keys(path[:-1], data))
-        return (*path, "<key>"), SpecIssue(source.file, pos.line, pos.column, message, node=node, fix=fix)
+        return (*path, "<key>"), _unknown_key(str(loc[-1]), path, data, source, node)
     if kind == "missing":
         missing = str(loc[-1])
         if not path and missing == "spec":

@@ -1,7 +1,8 @@
-"""Load a spec file: YAML with positions -> pydantic models -> cross-reference checks.
+"""Load a spec file: YAML with positions -> shapes (node by node) -> resolve (files, sub-specs,
+modules) -> checks (pure) -> a `LoadedSpec`.
 
 Every problem is collected and raised once as a `SpecError`; the caller never sees a pydantic or
-YAML traceback.
+YAML traceback. A broken entry does not stop the checks of the others (see `_shape.py`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from pydantic import ValidationError
-
 from factory.errors import SpecError, SpecIssue
-from factory.language._errors import pydantic_issues
+from factory.language._resolve import ModuleInfo, resolve
+from factory.language._shape import validate_shape
 from factory.language._yaml import SourceMap, YamlLimits, load_yaml
 from factory.language.models import Spec
 
@@ -31,6 +31,8 @@ class LoadedSpec:
     """Prompt name -> template text (files read)."""
     children: dict[str, LoadedSpec] = field(default_factory=dict)
     """Subgraph node id -> the loaded child spec."""
+    modules: dict[str, ModuleInfo] = field(default_factory=dict)
+    """The spec's python modules (module name -> what it defines), read without importing them."""
 
     @property
     def folder(self) -> FsPath:
@@ -61,19 +63,21 @@ def _load(path: FsPath, *, limits: YamlLimits | None, stack: tuple[FsPath, ...])
 
 def _from_raw(raw: bytes | str, path: FsPath, *, display: str, limits: YamlLimits | None,
               stack: tuple[FsPath, ...]) -> LoadedSpec:
-    from factory.language.checks import check_spec
+    from factory.language._checks import check_spec
 
     data, source, issues = load_yaml(raw, display, limits=limits)
     if issues:
         raise SpecError(issues)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(pydantic_issues(exc, data, source)) from None
-    text = raw if isinstance(raw, str) else raw.decode("utf-8-sig")
-    loaded = LoadedSpec(spec=spec, source=source, path=path.resolve(), text=text)
-    issues.extend(check_spec(loaded, load_child=lambda p: _load(p, limits=limits, stack=(*stack, path.resolve())),
-                             stack=(*stack, path.resolve())))
+    shaped, issues = validate_shape(data, source)
+    if shaped is None:
+        raise SpecError(issues)
+    here = path.resolve()
+    resolved, resolve_issues = resolve(shaped, source, folder=here.parent, stack=(*stack, here),
+                                       load_child=lambda p: _load(p, limits=limits, stack=(*stack, here)))
+    issues += resolve_issues
+    issues += check_spec(shaped, resolved, source)
     if issues:
         raise SpecError(issues)
-    return loaded
+    text = raw if isinstance(raw, str) else raw.decode("utf-8-sig")
+    return LoadedSpec(spec=shaped.spec, source=source, path=here, text=text, prompts=resolved.prompts,
+                      children=resolved.children, modules=resolved.modules)

@@ -1,8 +1,9 @@
-"""The spec language as pydantic models: the contract users write (see SPEC.md).
+"""The spec language as pydantic models: the contract users write (see `docs/language.md`).
 
 Every model forbids unknown keys. Field docstrings become descriptions in the JSON Schema, which is
-what an editor shows while a user types a spec. Cross-references (node ids, slots, tools, prompts)
-are checked later, in `checks.py`, so every problem is reported together.
+what an editor shows while a user types a spec, and the generated tables of `docs/language.md`.
+Shapes only: cross-references (node ids, slots, tools, prompts) are checked later, by the checks
+of this package, so every problem is reported together.
 """
 
 from __future__ import annotations
@@ -12,30 +13,46 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from graphs.plan import SERVE_DEFAULTS, SLOT_TYPE_PATTERN, ModelProvider, Reducer
+
 __all__ = [
-    "AgentNode", "ClassifyNode", "Edge", "Expectation", "ExtractNode", "FixSettings", "HttpCall",
-    "InterruptNode", "ModelSettings", "Node", "PromptFile", "PythonNode", "ReplyNode", "ServeSettings",
-    "SetNode", "Slot", "Spec", "SubgraphNode", "TestCase", "Tool", "ToolCallExpect", "ToolNode", "Turn",
-    "USER_FACING_KINDS",
+    "AgentNode", "Auth", "ClassifyNode", "Edge", "Expectation", "ExtractNode", "FixSettings", "History",
+    "HttpCall", "InterruptNode", "McpServer", "ModelSettings", "Node", "PromptFile", "PythonNode", "ReplyNode",
+    "ServeSettings", "SetNode", "Slot", "Spec", "SubgraphNode", "TestCase", "Tool", "ToolCallExpect", "ToolNode",
+    "Turn",
 ]
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ID_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
-SLOT_TYPE_RE = r"^(string|integer|number|boolean|object|list\[(string|integer|number|boolean|object)\])$"
-USER_FACING_KINDS = frozenset({"reply", "agent", "interrupt"})
+FUNCTION_RE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+MCP_TOOL_RE = r"^[A-Za-z0-9_-]+/[^/\s]+$"
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-# ---------------------------------------------------------------- models
+class History(_Model):
+    """Which earlier messages a model call sees: exactly one of `last`, `max_tokens` or
+    `summarize_after` (with `model`). Tool calls and their results are never split."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["last"]}, {"required": ["max_tokens"]}, {"required": ["summarize_after", "model"]}]})
+
+    last: int | None = Field(default=None, gt=0)
+    """Only the last N messages."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """As many recent messages as fit in N tokens."""
+    summarize_after: int | None = Field(default=None, gt=0)
+    """Past N messages, older turns are folded into a running summary (written by `model`)."""
+    model: str | None = None
+    """The `models` alias that writes the summary (with `summarize_after` only)."""
 
 
 class ModelSettings(_Model):
     """A model a node can name by its alias."""
 
-    provider: Literal["openai", "scripted"]
+    provider: ModelProvider
     """`openai`: langchain-openai ChatOpenAI (also Ollama, vLLM, LM Studio via `base_url`);
     `scripted`: offline, deterministic."""
     model: str | None = None
@@ -54,15 +71,14 @@ class ModelSettings(_Model):
     """Retries on transient errors (429, 5xx)."""
     streaming: bool = True
     """Stream tokens. Must stay true for models used by user-facing nodes (the streaming rule)."""
-
-
-# ---------------------------------------------------------------- state and prompts
+    history: History | None = None
+    """The context window of every node on this model (a node's own `history` wins)."""
 
 
 class Slot(_Model):
     """One typed slot of the agent's state."""
 
-    type: str = Field(default="string", pattern=SLOT_TYPE_RE)
+    type: str = Field(default="string", pattern=SLOT_TYPE_PATTERN)
     """`string`, `integer`, `number`, `boolean`, `object` or `list[T]`."""
     description: str | None = None
     """What the slot holds; extract nodes show it to the model."""
@@ -70,7 +86,7 @@ class Slot(_Model):
     """The value before anything sets it (`null` when absent; `[]` for lists with the append reducer)."""
     enum: list[Any] | None = None
     """The only values the slot may take."""
-    reducer: Literal["replace", "append", "merge"] = "replace"
+    reducer: Reducer = "replace"
     """How a node's write combines with the old value: `replace`, `append` (lists), `merge` (objects)."""
 
 
@@ -81,14 +97,13 @@ class PromptFile(_Model):
     """Path relative to the spec's folder."""
 
 
-# ---------------------------------------------------------------- tools
-
-
 class HttpCall(_Model):
     """An HTTP request made by a tool; url, headers and body are templates over the tool's arguments."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    """The HTTP method."""
     url: str
+    """A template over the arguments (each argument is percent-encoded into it)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Header templates. Secrets only through `headers_env`."""
     headers_env: dict[str, str] = Field(default_factory=dict)
@@ -96,24 +111,44 @@ class HttpCall(_Model):
     body: Any = None
     """A JSON body; string values are templates."""
     timeout_s: float = Field(default=10, gt=0)
+    """Seconds before the call is abandoned."""
 
 
 class Tool(_Model):
-    """A tool: exactly one of `python`, `http` or `returns`."""
+    """A tool: exactly one of `python`, `http`, `returns` or `mcp`."""
 
     description: str
     """What the tool does; the model reads it."""
-    python: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    """`module:function`; parameters come from its signature and type hints."""
+    python: str | None = Field(default=None, pattern=FUNCTION_RE)
+    """`module:function` in the spec's folder; parameters come from its signature and type hints."""
     http: HttpCall | None = None
     """An HTTP call."""
     returns: Any = None
     """A fixed result (a canned tool)."""
+    mcp: str | None = Field(default=None, pattern=MCP_TOOL_RE)
+    """`server/tool`: a tool of an entry of `mcp_servers`."""
     parameters: dict[str, Any] | None = None
     """JSON Schema of the arguments (an object schema)."""
 
 
-# ---------------------------------------------------------------- nodes
+class McpServer(_Model):
+    """A Model Context Protocol server whose tools the spec's tools may name (`mcp: server/tool`).
+
+    Exactly one transport: `command` (stdio; `args`, `env`) or `url` (streamable HTTP; `headers_env`).
+    """
+
+    command: str | None = None
+    """stdio: the program to start; it runs in the spec's folder."""
+    args: list[str] = Field(default_factory=list)
+    """stdio: its arguments."""
+    env: list[str] = Field(default_factory=list)
+    """stdio: names of environment variables passed through to it (nothing else is inherited)."""
+    url: str | None = None
+    """Streamable HTTP: the server's URL (`https://...`)."""
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    """Streamable HTTP: header name -> name of the environment variable that holds its value."""
+    tools: list[str] | None = None
+    """The only tools of the server the spec may use (all when absent)."""
 
 
 class _NodeBase(_Model):
@@ -125,7 +160,10 @@ class _LLMNode(_NodeBase):
     model: str | None = None
     """A `models` alias; defaults to `default_model`."""
     prompt: str
-    """A name from `prompts`, or the prompt text itself (a Jinja template over the state)."""
+    """A name from `prompts` (one word: letters, digits, `_`, `-`), or the prompt text itself (a
+    Jinja template over the state)."""
+    history: History | None = None
+    """The context window of this node's model calls (default: its model's `history`, else all)."""
 
 
 class ReplyNode(_LLMNode):
@@ -214,7 +252,7 @@ class PythonNode(_NodeBase):
     """Escape hatch: `module:function(state) -> dict` of slot updates."""
 
     kind: Literal["python"]
-    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    function: str = Field(pattern=FUNCTION_RE)
     """`module:function`, resolved from the spec's folder first."""
 
 
@@ -236,34 +274,41 @@ class Edge(_Model):
     """A CEL condition over `state`; absent means always."""
 
 
-# ---------------------------------------------------------------- serve, tests, fix
-
-
 class Auth(_Model):
+    """API-key authentication of the served agent."""
+
     api_keys_env: str
     """Environment variable holding accepted API keys, comma-separated."""
 
 
 class ServeSettings(_Model):
-    """How `factory serve` and the image serve the agent."""
+    """How `factory serve` and the image serve the agent (defaults: `graphs.plan.SERVE_DEFAULTS`)."""
 
-    path: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_\-/]*$")
+    path: str | None = Field(default=SERVE_DEFAULTS["path"], pattern=r"^/[A-Za-z0-9_\-/]*$")
     """LangServe route prefix (default `/<name>`)."""
-    checkpointer: str = "sqlite:///threads.sqlite"
+    checkpointer: str = SERVE_DEFAULTS["checkpointer"]
     """`memory`, `sqlite:///file` or `postgres://...` (a URL with secrets belongs in `FACTORY_CHECKPOINTER`)."""
     auth: Auth | None = None
     """Require an API key (`Authorization: Bearer` or `X-API-Key`)."""
-    cors_origins: list[str] = Field(default_factory=list)
-    playground: bool = True
+    cors_origins: list[str] = Field(default_factory=lambda: list(SERVE_DEFAULTS["cors_origins"]))
+    """Origins a browser may call the agent from."""
+    playground: bool = SERVE_DEFAULTS["playground"]
     """Serve LangServe's chat playground."""
-    max_message_chars: int = Field(default=8000, gt=0)
+    max_message_chars: int = Field(default=SERVE_DEFAULTS["max_message_chars"], gt=0)
     """Longest user message accepted (422 above)."""
-    max_body_bytes: int = Field(default=65536, gt=0)
+    max_body_bytes: int = Field(default=SERVE_DEFAULTS["max_body_bytes"], gt=0)
     """Largest HTTP body or WebSocket frame accepted (413 above)."""
+    broker: str | None = SERVE_DEFAULTS["broker"]
+    """`redis://host:6379/0` or `rediss://...`: run streams shared by every replica (none: in-process)."""
+    shutdown_grace_s: float = Field(default=SERVE_DEFAULTS["shutdown_grace_s"], gt=0)
+    """On SIGTERM, how long in-flight turns may run before they are cancelled."""
 
 
 class ToolCallExpect(_Model):
+    """A tool call a turn must have made."""
+
     name: str
+    """The tool's name."""
     args: dict[str, Any] | None = None
     """Arguments that must match (a subset)."""
 
@@ -272,16 +317,27 @@ class Expectation(_Model):
     """One check on a turn: exactly one key."""
 
     contains: str | None = None
+    """The reply contains this text (case-sensitive)."""
     not_contains: str | None = None
+    """The reply does not contain this text."""
     matches: str | None = None
+    """The reply matches this regular expression (`re.search`; `(?i)` ignores case)."""
     visited: list[str] | None = None
+    """These nodes ran, in this order (others may run between them)."""
     not_visited: list[str] | None = None
+    """None of these nodes ran."""
     state: dict[str, Any] | None = None
+    """The slots hold these values after the turn (mappings match as subsets)."""
     assert_: str | None = Field(default=None, alias="assert")
+    """A CEL expression over `state` and `reply` that must be `true`."""
     tool_called: ToolCallExpect | None = None
+    """Some call of this tool had (at least) these arguments."""
     first_token_ms: float | None = Field(default=None, gt=0)
+    """The first token came within this many milliseconds."""
     total_ms: float | None = Field(default=None, gt=0)
+    """The turn ended within this many milliseconds."""
     judge: str | None = None
+    """A criterion the judge model must find true of the reply."""
 
     def kind(self) -> str:
         """The one key that is set."""
@@ -300,23 +356,31 @@ class Expectation(_Model):
 
 
 class Turn(_Model):
+    """One user message and the checks on the agent's turn."""
+
     user: str
     """What the user says (also the answer when the agent is waiting at an interrupt)."""
     expect: list[Expectation] = Field(default_factory=list)
+    """Checks on the turn, one key each."""
 
 
 class TestCase(_Model):
     """One scripted conversation."""
 
     name: str = Field(min_length=1)
+    """Unique among the spec's conversations."""
     tags: list[str] = Field(default_factory=list)
+    """Labels to select conversations by (`factory test --tag`)."""
     repeat: int = Field(default=1, ge=1, le=100)
+    """Run the conversation this many times..."""
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    """...and require this share of the runs to pass (real models are not deterministic)."""
     mocks: dict[str, Any] = Field(default_factory=dict)
     """Tool name -> the result to return instead of calling it."""
     script: dict[str, list[Any]] = Field(default_factory=dict)
     """Node id -> replies of the scripted model for that node, in order (offline runs only)."""
     turns: list[Turn] = Field(min_length=1)
+    """The user's messages, in order, each with its checks."""
 
 
 class FixSettings(_Model):
@@ -325,9 +389,11 @@ class FixSettings(_Model):
     editable: list[str] = Field(default_factory=lambda: ["/prompts/*", "/nodes/*/prompt", "/edges/*/when"])
     """JSON Pointer globs the patcher may touch."""
     max_iterations: int = Field(default=5, ge=1, le=50)
+    """Patches tried before the loop gives up."""
     model: str | None = None
     """A `models` alias for the patcher (default `default_model`)."""
     max_llm_calls: int = Field(default=20, ge=1, le=500)
+    """Calls to the patcher model before the loop gives up."""
     max_wall_s: float = Field(default=1800, gt=0)
     """Wall-clock cap of one `factory fix` run."""
 
@@ -336,6 +402,7 @@ class Spec(_Model):
     """One conversational agent."""
 
     schema_: str | None = Field(default=None, alias="$schema")
+    """The JSON Schema the file follows (editors read it)."""
     spec: Literal[1]
     """Format version (required)."""
     name: str = Field(pattern=NAME_RE)
@@ -343,16 +410,27 @@ class Spec(_Model):
     description: str = ""
     """One paragraph, shown in the playground and `factory --help`."""
     models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """Alias -> model settings."""
     default_model: str | None = None
-    """The alias used by nodes that name none."""
+    """The alias used by nodes that name none (needed when there are several models)."""
     state: dict[str, Slot] = Field(default_factory=dict)
+    """Slot -> its type; `messages` (the conversation) always exists."""
     prompts: dict[str, str | PromptFile] = Field(default_factory=dict)
+    """Name -> prompt text, or `{file: path}`; nodes name them in `prompt:`."""
     tools: dict[str, Tool] = Field(default_factory=dict)
-    nodes: dict[str, Node] = Field(min_length=1)
-    edges: list[Edge] = Field(min_length=1)
+    """Name -> tool; `agent` and `tool` nodes name them."""
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    """Name -> an MCP server whose tools `tools:` may name as `mcp: name/tool`."""
+    nodes: dict[str, Node] = Field(json_schema_extra={"minProperties": 1})
+    """Node id -> node (at least one)."""
+    edges: list[Edge] = Field(json_schema_extra={"minItems": 1})
+    """Transitions (at least one, from `start`)."""
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    """How the agent is served."""
     tests: list[TestCase] = Field(default_factory=list)
+    """Scripted conversations (`factory test`)."""
     fix: FixSettings = Field(default_factory=FixSettings)
+    """What `factory fix` may change, and its budget."""
 
     @field_validator("spec", mode="before")
     @classmethod

@@ -108,6 +108,26 @@ tests:
 """
 # With TESTS appended, line 14 is `tests:`, 15 `- name: t1`, 16 `turns: ...`.
 
+TOOL_Q = "tools:\n  t: {description: d, returns: 1, parameters: {type: object, properties: {q: {type: string}}}}\n"
+# With TOOL_Q appended, line 14 is `tools:`, 15 the tool `t` (it takes one argument, `q`).
+LOOKUP = {"mine.py": "def lookup(company: str, limit: int = 3) -> dict:\n    return {}\n"}
+
+CHAIN = """\
+spec: 1
+name: demo
+models:
+  main: {provider: scripted}
+nodes:
+  greet: {kind: reply, prompt: "Hi."}
+  gather: {kind: reply, prompt: "More."}
+  a: {kind: reply, prompt: "A."}
+edges:
+  - {from: start, to: greet}
+  - {from: greet, to: gahter}
+  - {from: gather, to: a}
+  - {from: a, to: end}
+"""
+
 TWO_NODES = """\
 spec: 1
 name: demo
@@ -376,6 +396,78 @@ CASES = [
          "an expectation has exactly one key"),
     Case("test-expectation-typo", add(TESTS.replace("{user: hi}", "{user: hi, expect: [{contain: a}]}")), 16, 34,
          "unknown key 'contain'"),
+    # ------------------------------------------------------------------ typos a run would not notice
+    Case("template-state-dot-name", edit("{{ topic }}", "{{ state.topc }}"), 8, 25,
+         "the template reads `state.topc`, but there is no slot 'topc' (it would render as nothing)"),
+    Case("template-prompts-dot-name", edit("{{ topic }}", "{{ topic }} {{ prompts.helo }}"), 8, 37,
+         "the template reads `prompts.helo`, but there is no prompt 'helo'"),
+    Case("cel-value-outside-enum", edit("{type: string}", "{type: string, enum: [book, cancel]}")
+         .replace(EDGE_END, "  - {from: greet, to: end, when: \"state.topic == 'cancle'\"}\n" + EDGE_END), 13, 50,
+         "CEL expression compares slot 'topic' with 'cancle', which is not in its enum ['book', 'cancel']"),
+    Case("cel-type-error", edit("{type: string}", "{type: integer}").replace("{{ topic }}", "x")
+         .replace(EDGE_END, "  - {from: greet, to: end, when: \"state.topic > '4'\"}\n" + EDGE_END), 13, 34,
+         "CEL type error in \"state.topic > '4'\": No such overload"),
+    Case("tool-node-unknown-argument", edit(GREET, "  greet: {kind: tool, tool: t, args: {qq: state.topic}}") + TOOL_Q,
+         10, 39, "tool 't' takes no argument 'qq' (it takes ['q'])"),
+    Case("tool-node-python-argument",
+         edit(GREET, "  greet: {kind: tool, tool: t, args: {company: state.topic, size: '1'}}")
+         + "tools:\n  t: {description: d, python: 'mine:lookup'}\n", 10, 61,
+         "tool 't' takes no argument 'size' (it takes ['company', 'limit'])", files=dict(LOOKUP)),
+    Case("test-script-tool-call-argument",
+         add(TESTS.replace("    turns:", "    script: {greet: [{tool_calls: [{name: t, args: {qq: x}}]}]}\n    turns:"))
+         .replace(GREET, "  greet: {kind: agent, prompt: hello, tools: [t]}") + TOOL_Q, 16, 22,
+         "the script calls tool 't' with arguments ['qq'] it does not take (it takes ['q'])"),
+    Case("test-script-extract-value-type",
+         add(TESTS.replace("    turns:", "    script: {greet: [{topic: 4}]}\n    turns:"))
+         .replace(GREET, "  greet: {kind: extract, prompt: hello, into: [topic]}"), 16, 22,
+         "the script gives slot 'topic' (string) the value 4, which is not text: the run would drop it"),
+    # ------------------------------------------------------------------ the cause first, its consequences folded in
+    Case("edge-typo-folds-what-it-causes", CHAIN, 11, 23,
+         "edge to unknown node 'gahter', and 2 nodes it leaves unreachable (gather, a), and 1 node it leaves with "
+         "no way to `end` (greet)"),
+    Case("edge-from-capital-start", edit("  - {from: start, to: greet}", "  - {from: Start, to: greet}"), 12, 12,
+         "edge from unknown node 'Start', and 1 node it leaves unreachable (greet), and no edge leaving `start`"),
+    Case("test-visited-did-you-mean", add(TESTS.replace("{user: hi}", "{user: hi, expect: [{visited: [gret]}]}")),
+         16, 44, "visited names unknown node 'gret'"),
+    Case("cel-single-equals", edit(EDGE_END, "  - {from: greet, to: end, when: \"state.topic = 'x'\"}\n" + EDGE_END),
+         13, 47, "CEL has no `=` in \"state.topic = 'x'\": use `==` to compare"),
+    Case("comma-in-flow-mapping", edit("{type: string}", "{type: string, description: Reservation date, YYYY-MM-DD.}"),
+         6, 56, "unknown key 'YYYY-MM-DD.' in state/topic: a comma inside `{...}` ends a value"),
+    Case("prompt-name-with-hyphen", edit(GREET, "  greet: {kind: reply, prompt: classify-intent}"), 10, 32,
+         "unknown prompt 'classify-intent' (a one-word prompt is read as the name of a `prompts:` entry)"),
+    Case("no-nodes", "spec: 1\nname: demo\nmodels: {main: {provider: scripted}}\nnodes: {}\n"
+         "edges: [{from: start, to: end}]\n", 4, 1, "the spec has no nodes"),
+    # ------------------------------------------------------------------ history, MCP servers, serve
+    Case("history-two-windows", edit("{provider: scripted}", "{provider: scripted, history: {last: 5, max_tokens: 9}}"),
+         4, 30, "`history` needs exactly one of `last`, `max_tokens`, `summarize_after` (has ['last', 'max_tokens'])"),
+    Case("history-summary-without-model",
+         edit(GREET, "  greet: {kind: reply, prompt: hello, history: {summarize_after: 20}}"), 10, 39,
+         "`history: {summarize_after: N}` needs the `model` that writes the summary"),
+    Case("history-unknown-model",
+         edit(GREET, "  greet: {kind: reply, prompt: hello, history: {summarize_after: 20, model: mian}}"), 10, 77,
+         "unknown model 'mian'"),
+    Case("mcp-two-transports", add("mcp_servers:\n  gh: {command: npx, url: 'https://x.test/mcp'}\n"), 15, 3,
+         "MCP server 'gh' needs exactly one transport: `command` (stdio) or `url` (HTTP)"),
+    Case("mcp-env-holds-a-value", add("mcp_servers:\n  gh: {command: npx, env: [GITHUB_TOKEN=abc123]}\n"), 15, 28,
+         "`env` lists the NAMES of variables passed through, got 'GITHUB_TOKEN=abc123'"),
+    Case("mcp-unknown-server", add("mcp_servers:\n  gh: {command: npx}\ntools:\n  t: {description: d, mcp: hg/x}\n"),
+         17, 28, "unknown MCP server 'hg' in 'hg/x'"),
+    Case("mcp-tool-not-allowed", add("mcp_servers:\n  gh: {command: npx, tools: [create_issue]}\n"
+                                     "tools:\n  t: {description: d, mcp: gh/delete_repo}\n"), 17, 28,
+         "MCP server 'gh' allows no tool 'delete_repo' (its `tools:` are ['create_issue'])"),
+    Case("mcp-secret-in-args",
+         add("mcp_servers:\n  gh: {command: npx, args: [--token, ghp_abcdefghijklmnopqrstuvwx]}\n"), 15, 38,
+         "a literal secret is written in the spec"),
+    Case("mcp-url-password", add("mcp_servers:\n  web: {url: 'https://me:pw@x.test/mcp'}\n"), 15, 14,
+         "the url of MCP server 'web' holds a password"),
+    Case("mcp-tool-form", add("tools:\n  t: {description: d, mcp: create_issue}\n"), 15, 28,
+         "tools/t/mcp: invalid value (given 'create_issue')"),
+    Case("serve-broker-not-redis", add("serve: {broker: 'http://cache:6379'}\n"), 14, 17,
+         "the broker must be a Redis URL, got 'http://cache:6379'"),
+    Case("serve-broker-password", add("serve: {broker: 'redis://u:pw@cache:6379/0'}\n"), 14, 17,
+         "the broker URL holds a password"),
+    Case("serve-grace-not-positive", add("serve: {shutdown_grace_s: 0}\n"), 14, 27,
+         "serve/shutdown_grace_s: input should be greater than 0 (given 0)"),
 ]
 
 
@@ -429,7 +521,8 @@ def test_malformed_spec(tmp_path: Path, case: Case) -> None:
     assert issue.file.endswith(expected_file), rendered
     assert issue.fix, f"no fix for: {issue.render()}"
     assert len(issues) == case.count, rendered
-    assert issues == sorted(issues, key=lambda i: (i.file, i.line, i.column)), rendered
+    # causes first (shapes, references), then what may follow from them (the graph's shape); by place within each
+    assert issues == sorted(issues, key=lambda i: (i.rank, i.file, i.line, i.column)), rendered
 
 
 def test_alias_bomb_finishes_fast(tmp_path: Path) -> None:
@@ -464,7 +557,7 @@ def test_literal_secret_points_to_api_key_env(tmp_path: Path) -> None:
     assert "api_key_env" in (issue.fix or "")
 
 
-def test_several_problems_are_reported_together_sorted_by_line(tmp_path: Path) -> None:
+def test_several_problems_are_reported_together_causes_first(tmp_path: Path) -> None:
     text = (
         edit(GREET, "  greet: {kind: reply, prompt: hello, model: mian}\n  orphan: {kind: reply, prompt: helo}")
         .replace(EDGE_END, "  - {from: greet, to: end, when: 'state.topik == \"x\"'}\n" + EDGE_END)
@@ -477,13 +570,34 @@ def test_several_problems_are_reported_together_sorted_by_line(tmp_path: Path) -
     assert summary == [
         (8, "the template uses 'topc', which the state does not have"),
         (10, "unknown model 'mian'"),
-        (11, "nothing reaches node 'orphan' from `start`"),
         (11, "unknown prompt 'helo'"),
         (14, "CEL expression reads unknown slot 'topik'"),
         (18, "mock for unknown tool 'serch'"),
+        (11, "nothing reaches node 'orphan' from `start`"),  # the graph's shape comes after every cause
     ], summary
-    assert [(i.line, i.column) for i in issues] == sorted((i.line, i.column) for i in issues)
     assert all(i.fix for i in issues)
+
+
+def test_a_broken_node_does_not_hide_the_rest(tmp_path: Path) -> None:
+    """A missing `prompt` in one node and an unknown slot in another: both, each at its line; the edge to
+    the broken node is no second problem."""
+    text = edit(GREET, "  greet: {kind: reply}\n  ask: {kind: extract, prompt: hello, into: [topik]}").replace(
+        EDGE_END, "  - {from: greet, to: ask}\n  - {from: ask, to: end, when: 'state.topc == \"x\"'}\n"
+                  "  - {from: ask, to: end}")
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    summary = [(i.line, i.column, i.message) for i in _issues(path)]
+    assert summary == [
+        (10, 3, "missing required key 'prompt' in nodes/greet"),
+        (11, 46, "unknown slot 'topik'"),
+        (15, 39, "CEL expression reads unknown slot 'topc'"),
+    ], summary
+
+
+def test_a_broken_slot_is_still_a_known_name(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(edit("{type: string}", "{type: text}"))  # the template and the prompt still read `topic`
+    assert [(i.line, i.message) for i in _issues(path)] == [(6, "state/topic/type: invalid value (given 'text')")]
 
 
 def test_problems_in_a_subgraph_spec_are_reported_in_its_file(tmp_path: Path) -> None:
@@ -518,7 +632,7 @@ def test_yaml_1_1_surprises_stay_text(tmp_path: Path) -> None:
      "unknown key 'stream' in models/main", "did you mean 'streaming'?"),
     (add("base: x\n"), 14, 1, "unknown key 'base' in the top level",
      "remove the key; the keys allowed here are: spec, name, description, models, default_model, state, prompts, "
-     "tools, nodes, edges, serve, tests, fix"),
+     "tools, mcp_servers, nodes, edges, serve, tests, fix"),
     (edit(GREET, "  greet: {kind: reply, prompt: hello, stream: true, streaming: true}"), 10, 53,
      "unknown key 'streaming' in nodes/greet", "did you mean 'stream'?"),
     (edit(GREET, "  greet: {kind: set, values: {topic: '1'}, into: topic}"), 10, 44,
