@@ -2,7 +2,7 @@
 
 The plan is typed per part (`ModelPlan`, a per-kind node plan from the registry of node kinds,
 `ToolPlan`, `ServePlan`...). Keys added to the language after a plan was first written (`history`,
-`mcp_servers`, `serve.broker`, `serve.shutdown_grace_s`) are written only when a spec sets them, so
+`mcp_servers`, `serve.broker`, `serve.grace_s`, `serve.workers`) are written only when a spec sets them, so
 the plan of a spec that does not use them stays byte for byte what it was; the runtime fills the
 defaults (`graphs.plan.serve_settings`).
 """
@@ -90,7 +90,7 @@ def _mcp_server(server: m.McpServer) -> McpServerPlan:
     if server.command is not None:
         plan["command"], plan["args"], plan["env"] = server.command, list(server.args), list(server.env)
     if server.url is not None:
-        plan["url"], plan["headers_env"] = server.url, dict(server.headers_env)
+        plan["url"], plan["headers"] = server.url, dict(server.headers)
     return plan
 
 
@@ -103,8 +103,10 @@ def _serve(serve: m.ServeSettings) -> ServePlan:
     }
     if "broker" in serve.model_fields_set:
         plan["broker"] = serve.broker
-    if "shutdown_grace_s" in serve.model_fields_set:
-        plan["shutdown_grace_s"] = serve.shutdown_grace_s
+    if "grace_s" in serve.model_fields_set:
+        plan["grace_s"] = serve.grace_s
+    if "workers" in serve.model_fields_set:
+        plan["workers"] = serve.workers
     return plan
 
 

@@ -4,7 +4,7 @@ Connections go through `langchain-mcp-adapters` (`create_session`, over the offi
 stdio (`command` + `args`, run in the spec's folder with the environment variables `env` names and
 none of the others, except the few non-secret basics the `mcp` SDK always passes: `PATH`, `HOME`,
 `LOGNAME`, `SHELL`, `TERM`, `USER`) or streamable HTTP (`url`, headers from the variables
-`headers_env` names).
+`headers` names).
 
 Each server's session lives in a task of its own (`_Link`): the `mcp` SDK's sessions are anyio task
 groups that must be closed by the task that opened them, while tool calls come from whichever task
@@ -41,7 +41,7 @@ def _connection(name: str, server: McpServerPlan, folder: Path) -> dict[str, Any
         return {"transport": "stdio", "command": server["command"], "args": list(server.get("args", [])),
                 "env": env, "cwd": str(folder)}
     headers = {}
-    for header, variable in (server.get("headers_env") or {}).items():
+    for header, variable in (server.get("headers") or {}).items():
         if variable not in os.environ:
             raise McpError(f"MCP server {name!r} needs ${variable} for its {header!r} header; set it")
         headers[header] = os.environ[variable]

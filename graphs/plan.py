@@ -156,7 +156,8 @@ class McpServerPlan(TypedDict):
     args: NotRequired[list[str]]
     env: NotRequired[list[str]]
     url: NotRequired[str]
-    headers_env: NotRequired[dict[str, str]]
+    headers: NotRequired[dict[str, str]]
+    """Header name -> the environment variable that holds its value."""
     tools: NotRequired[list[str] | None]
 
 
@@ -268,8 +269,10 @@ class ServePlan(TypedDict):
     max_body_bytes: int
     broker: NotRequired[str | None]
     """`redis://...`: run streams shared by every replica (none: in-process)."""
-    shutdown_grace_s: NotRequired[float]
+    grace_s: NotRequired[float]
     """On SIGTERM, how long in-flight turns may run before they are cancelled."""
+    workers: NotRequired[int]
+    """Server processes on one host (`factory serve --workers` wins)."""
 
 
 SERVE_DEFAULTS: ServePlan = {
@@ -281,7 +284,8 @@ SERVE_DEFAULTS: ServePlan = {
     "max_message_chars": 8000,
     "max_body_bytes": 65536,
     "broker": None,
-    "shutdown_grace_s": 30.0,
+    "grace_s": 30.0,
+    "workers": 1,
 }
 """The one place the serve defaults are written (the spec language and the server both read it)."""
 

@@ -169,23 +169,23 @@ def _mcp_servers(c: Checker) -> None:
         given = server.model_fields_set
         if (server.command is None) == (server.url is None):
             c.add(path, f"MCP server {name!r} needs exactly one transport: `command` (stdio) or `url` (HTTP)",
-                  key=True, fix="keep `command:` (with `args`, `env`) or `url:` (with `headers_env`)")
+                  key=True, fix="keep `command:` (with `args`, `env`) or `url:` (with `headers`)")
         for key in ("args", "env") if server.url is not None else ():
             if key in given:
                 c.add((*path, key), f"`{key}` belongs to a stdio server (`command`), not to one at a `url`", key=True,
                       fix=f"remove `{key}`")
-        if server.command is not None and "headers_env" in given:
-            c.add((*path, "headers_env"), "`headers_env` belongs to an HTTP server (`url`), not to a `command`",
-                  key=True, fix="remove `headers_env`; pass variables to a stdio server with `env: [NAME]`")
+        if server.command is not None and "headers" in given:
+            c.add((*path, "headers"), "`headers` belongs to an HTTP server (`url`), not to a `command`",
+                  key=True, fix="remove `headers`; pass variables to a stdio server with `env: [NAME]`")
         for i, variable in enumerate(server.env):
             if not _ENV_NAME.match(variable):
                 name = variable.partition("=")[0].strip()
                 c.add((*path, "env", i), f"`env` lists the NAMES of variables passed through, got {variable!r}",
                       fix=f"write only the name (`{name}`) and set the variable in the environment"
                       if _ENV_NAME.match(name) else "write a variable's name, e.g. `GITHUB_TOKEN`")
-        for header, variable in server.headers_env.items():
+        for header, variable in server.headers.items():
             if not _ENV_NAME.match(variable):
-                c.add((*path, "headers_env", header), f"header {header!r} must name an environment variable, "
+                c.add((*path, "headers", header), f"header {header!r} must name an environment variable, "
                                                       f"got {variable!r}", fix="write the variable's name")
         if server.url is not None and not re.match(r"^https?://\S+$", server.url):
             c.add((*path, "url"), f"MCP server url {server.url!r} is not an http(s) URL",

@@ -134,7 +134,7 @@ class Tool(_Model):
 class McpServer(_Model):
     """A Model Context Protocol server whose tools the spec's tools may name (`mcp: server/tool`).
 
-    Exactly one transport: `command` (stdio; `args`, `env`) or `url` (streamable HTTP; `headers_env`).
+    Exactly one transport: `command` (stdio; `args`, `env`) or `url` (streamable HTTP; `headers`).
     """
 
     command: str | None = None
@@ -142,11 +142,13 @@ class McpServer(_Model):
     args: list[str] = Field(default_factory=list)
     """stdio: its arguments."""
     env: list[str] = Field(default_factory=list)
-    """stdio: names of environment variables passed through to it (nothing else is inherited)."""
+    """stdio: names of environment variables passed through to it; of the rest it gets only the basics
+    the `mcp` SDK always passes (`PATH`, `HOME`, `LOGNAME`, `SHELL`, `TERM`, `USER`)."""
     url: str | None = None
     """Streamable HTTP: the server's URL (`https://...`)."""
-    headers_env: dict[str, str] = Field(default_factory=dict)
-    """Streamable HTTP: header name -> name of the environment variable that holds its value."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Streamable HTTP: header name -> name of the environment variable that holds its value (never
+    the value itself)."""
     tools: list[str] | None = None
     """The only tools of the server the spec may use (all when absent)."""
 
@@ -300,8 +302,10 @@ class ServeSettings(_Model):
     """Largest HTTP body or WebSocket frame accepted (413 above)."""
     broker: str | None = SERVE_DEFAULTS["broker"]
     """`redis://host:6379/0` or `rediss://...`: run streams shared by every replica (none: in-process)."""
-    shutdown_grace_s: float = Field(default=SERVE_DEFAULTS["shutdown_grace_s"], gt=0)
+    grace_s: float = Field(default=SERVE_DEFAULTS["grace_s"], gt=0)
     """On SIGTERM, how long in-flight turns may run before they are cancelled."""
+    workers: int = Field(default=SERVE_DEFAULTS["workers"], ge=1, le=64)
+    """Server processes on one host, sharing the checkpointer (`factory serve --workers` wins)."""
 
 
 class ToolCallExpect(_Model):

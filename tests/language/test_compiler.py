@@ -22,7 +22,7 @@ state:
   topic: {type: string}
 mcp_servers:
   github: {command: npx, args: [server-github], env: [GITHUB_TOKEN], tools: [create_issue]}
-  search: {url: "https://mcp.example.com/mcp", headers_env: {Authorization: SEARCH_TOKEN}}
+  search: {url: "https://mcp.example.com/mcp", headers: {Authorization: SEARCH_TOKEN}}
 tools:
   issue: {description: Open an issue., mcp: github/create_issue}
 nodes:
@@ -32,7 +32,7 @@ edges:
   - {from: start, to: understand}
   - {from: understand, to: answer}
   - {from: answer, to: end}
-serve: {broker: "redis://cache:6379/0", shutdown_grace_s: 12}
+serve: {broker: "redis://cache:6379/0", grace_s: 12}
 """
 
 
@@ -48,11 +48,11 @@ def test_new_keys_reach_the_plan(tmp_path: Path) -> None:
                                       "mcp": "github/create_issue"}
     assert plan.get("mcp_servers") == {
         "github": {"command": "npx", "args": ["server-github"], "env": ["GITHUB_TOKEN"], "tools": ["create_issue"]},
-        "search": {"url": "https://mcp.example.com/mcp", "headers_env": {"Authorization": "SEARCH_TOKEN"},
+        "search": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "SEARCH_TOKEN"},
                    "tools": None},
     }
     assert plan["serve"].get("broker") == "redis://cache:6379/0"
-    assert serve_settings(plan)["shutdown_grace_s"] == 12
+    assert serve_settings(plan)["grace_s"] == 12
 
 
 def _write(tmp_path: Path, text: str = SPEC) -> Path:
@@ -62,9 +62,9 @@ def _write(tmp_path: Path, text: str = SPEC) -> Path:
 
 
 def test_unset_new_keys_stay_out_and_defaults_come_from_serve_defaults(tmp_path: Path) -> None:
-    text = SPEC.replace('serve: {broker: "redis://cache:6379/0", shutdown_grace_s: 12}\n', "")
+    text = SPEC.replace('serve: {broker: "redis://cache:6379/0", grace_s: 12}\n', "")
     plan = compile_plan(load_spec(_write(tmp_path, text)))
-    assert "broker" not in plan["serve"] and "shutdown_grace_s" not in plan["serve"]
+    assert "broker" not in plan["serve"] and "grace_s" not in plan["serve"]
     assert serve_settings(plan) == {**SERVE_DEFAULTS, "path": None}
 
 

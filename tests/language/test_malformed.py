@@ -466,8 +466,8 @@ CASES = [
          "the broker must be a Redis URL, got 'http://cache:6379'"),
     Case("serve-broker-password", add("serve: {broker: 'redis://u:pw@cache:6379/0'}\n"), 14, 17,
          "the broker URL holds a password"),
-    Case("serve-grace-not-positive", add("serve: {shutdown_grace_s: 0}\n"), 14, 27,
-         "serve/shutdown_grace_s: input should be greater than 0 (given 0)"),
+    Case("serve-grace-not-positive", add("serve: {grace_s: 0}\n"), 14, 18,
+         "serve/grace_s: input should be greater than 0 (given 0)"),
 ]
 
 
