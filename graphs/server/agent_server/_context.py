@@ -135,13 +135,21 @@ class ApiRoute(APIRoute):
                 return _error(409, "thread_busy",
                               f"a run is already running on thread {exc.thread_id!r}; wait for it to end, "
                               "or cancel it (multitask_strategy `reject`)")
-            except (RequestValidationError, HTTPException):
+            except RequestValidationError:
+                raise
+            except HTTPException as exc:
+                if exc.status_code == 400 and exc.detail == _UNPARSABLE:  # bytes that are not UTF-8 text
+                    raise invalid(("body",), "the body is not JSON text (UTF-8)") from None
                 raise
             except Exception:
                 logger.exception("%s %s failed", request.method, request.url.path)
                 return _error(500, "internal_error", "the server failed; its log has the details")
 
         return handle
+
+
+_UNPARSABLE = "There was an error parsing the body"
+"""FastAPI's answer to a body it cannot decode; the API answers every malformed body with 422."""
 
 
 def _error(status: int, code: ErrorCode, message: str) -> Response:

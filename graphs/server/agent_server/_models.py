@@ -42,7 +42,7 @@ __all__ = [
 
 StreamMode = Literal["values", "updates", "messages-tuple", "custom"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
-Role = Literal["human", "user", "ai", "assistant", "system", "tool"]
+UserRole = Literal["human", "user"]
 ID_PATTERN = THREAD_ID_PATTERN
 
 
@@ -51,21 +51,21 @@ class _Strict(BaseModel):
 
 
 class ContentBlock(BaseModel):
-    """A part of a message's content; only `text` parts reach the agent."""
+    """A text part of a message's content (the agent reads text)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
-    type: str = Field(description="`text` (other kinds are refused: the agent reads text).")
-    text: str | None = None
+    type: Literal["text"]
+    text: str
 
 
 class InputMessage(_Strict):
-    """A message as the SDKs send it: `{"role": "user", "content": ...}` or LangChain's
-    `{"type": "human", "content": ..., "id": ...}`. Content is text or a list of blocks."""
+    """The user's message as the SDKs send it: `{"role": "user", "content": ...}` or LangChain's
+    `{"type": "human", "content": ..., "id": ...}`. Content is text or a list of text blocks."""
 
-    type: Role | None = None
-    role: Role | None = None
-    content: str | list[ContentBlock]
+    type: UserRole | None = None
+    role: UserRole | None = None
+    content: str | list[ContentBlock] = Field(min_length=1)
     id: str | None = None
     name: str | None = None
     additional_kwargs: dict[str, Any] | None = None

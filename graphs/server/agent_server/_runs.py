@@ -38,7 +38,6 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "The thread is busy, or a resume finds no interrupt to answer."},
 }
 _MODE_OF_EVENT = {"messages": "messages-tuple"}
-_USER_ROLES = ("human", "user")
 
 
 # ---------------------------------------------------------------------------------- starting a run
@@ -46,17 +45,10 @@ _USER_ROLES = ("human", "user")
 
 def _message_text(message: InputMessage, limit: int) -> str:
     where: tuple[str | int, ...] = ("body", "input", "messages", 0)
-    role = message.type or message.role
-    if role not in _USER_ROLES:
-        raise invalid((*where, "type"), "the new message must be the user's (type `human` or role `user`); "
-                      "the thread keeps the rest of the conversation", role)
-    if isinstance(message.content, str):
-        text = message.content
-    else:
-        others = [b.type for b in message.content if b.type != "text"]
-        if others:
-            raise invalid((*where, "content"), f"only `text` content blocks reach the agent, not {others}", others)
-        text = "".join(b.text or "" for b in message.content)
+    if message.type is None and message.role is None:
+        raise invalid(where, "say who speaks: `type: human` or `role: user` (the new message is the user's; "
+                      "the thread keeps the rest of the conversation)")
+    text = message.content if isinstance(message.content, str) else "".join(b.text for b in message.content)
     if not text.strip():
         raise invalid((*where, "content"), "the message has no text", message.content)
     if not is_utf8(text):
