@@ -26,7 +26,7 @@ from graphs.server.agent_server._models import (
     ThreadStateOut,
     ThreadStatus,
 )
-from graphs.threads import ThreadRecord
+from graphs.threads import ThreadRecord, metadata_contains
 
 __all__ = ["checkpoint_of", "router", "thread_state"]
 
@@ -175,6 +175,13 @@ async def thread_history(body: HistoryRequest, request: Request, thread_id: str 
     if before is not None:
         checkpoint_id = before if isinstance(before, str) else before.checkpoint_id
         before_config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": checkpoint_id}}
-    states = [thread_state(s) async for s in ctx.agent.graph.aget_state_history(
-        {"configurable": configurable}, limit=body.limit, before=before_config, filter=body.metadata)]
+    # Metadata is matched here (containment, as thread search does): the savers' own filters differ
+    # from one database to the next, and SQLite's refuses keys that are not plain names.
+    states = []
+    async for snapshot in ctx.agent.graph.aget_state_history(
+            {"configurable": configurable}, limit=None if body.metadata else body.limit, before=before_config):
+        if not body.metadata or metadata_contains(snapshot.metadata or {}, body.metadata):
+            states.append(thread_state(snapshot))
+            if len(states) == body.limit:
+                break
     return states
