@@ -162,6 +162,9 @@ class SqliteThreadStore:
         file.parent.mkdir(parents=True, exist_ok=True)
         async with aiosqlite.connect(str(file), isolation_level=None) as conn:
             await conn.execute("PRAGMA busy_timeout = 10000")
+            # The checkpointer put the file in WAL mode: a commit then need not wait for the disk
+            # (a power cut may lose the last records, never corrupt the file).
+            await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, "
                 "updated_at TEXT NOT NULL, metadata TEXT NOT NULL)"

@@ -75,7 +75,11 @@ def test_threads_are_found_by_graph_id_and_metadata(chat_server: Served, model: 
     idle = sdk.threads.create(metadata={"team": "search-test"})
     sdk.runs.wait(ran["thread_id"], "chat-bot", input=USER)
     by_graph = {t["thread_id"] for t in sdk.threads.search(metadata={"graph_id": "chat-bot"}, limit=1000)}
-    assert ran["thread_id"] in by_graph and idle["thread_id"] not in by_graph  # tagged by its first run
+    assert {ran["thread_id"], idle["thread_id"]} <= by_graph  # a thread of this server is its graph's
+    other = sdk.threads.create(metadata={"graph_id": "elsewhere"})
+    assert other["metadata"]["graph_id"] == "elsewhere"  # unless the client says otherwise...
+    sdk.runs.wait(other["thread_id"], "chat-bot", input=USER)
+    assert sdk.threads.get(other["thread_id"])["metadata"]["graph_id"] == "chat-bot"  # ...until it runs here
     team = sdk.threads.search(metadata={"team": "search-test"}, limit=10)
     assert [t["thread_id"] for t in team] == [idle["thread_id"], ran["thread_id"]]  # newest first
     assert [t["thread_id"] for t in sdk.threads.search(metadata={"team": "search-test"}, limit=1, offset=1)] == [
@@ -83,7 +87,8 @@ def test_threads_are_found_by_graph_id_and_metadata(chat_server: Served, model: 
     found = next(t for t in team if t["thread_id"] == ran["thread_id"])
     assert found["values"]["messages"][0]["content"] == "hi"  # Agent Chat UI titles threads with it
     sdk.threads.update(idle["thread_id"], metadata={"team": "other", "pinned": True})
-    assert sdk.threads.get(idle["thread_id"])["metadata"] == {"team": "other", "pinned": True}
+    assert sdk.threads.get(idle["thread_id"])["metadata"] == {"team": "other", "pinned": True,
+                                                              "graph_id": "chat-bot", "assistant_id": "chat-bot"}
     sdk.threads.delete(idle["thread_id"])
     with pytest.raises(NotFoundError):
         sdk.threads.get(idle["thread_id"])

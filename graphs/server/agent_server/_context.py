@@ -78,6 +78,11 @@ class Context:
     def graph_id(self) -> str:
         return str(self.state.plan["name"])
 
+    @property
+    def tags(self) -> dict[str, str]:
+        """The metadata that ties a thread to the served graph (Agent Chat UI lists threads by `graph_id`)."""
+        return {"graph_id": self.graph_id, "assistant_id": self.graph_id}
+
     def check_assistant(self, assistant_id: str) -> None:
         if assistant_id != self.graph_id:
             raise ApiError(404, "not_found",

@@ -98,7 +98,7 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
     if stateless and body.command is not None:
         raise ApiError(409, "no_interrupt", "a stateless run starts a new thread, which has no interrupt to resume")
     temporary = stateless and body.on_completion != "keep"
-    tags = {"graph_id": ctx.graph_id, "assistant_id": ctx.graph_id}
+    tags = ctx.tags
     if thread_id is None:
         thread_id = str(uuid.uuid4())
         if not temporary:
@@ -110,7 +110,7 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
         if record is None:
             raise ApiError(404, "not_found", f"thread {thread_id!r} not found: create it with POST /threads "
                            "(or send `if_not_exists: create`)")
-        if any(record.metadata.get(k) != v for k, v in tags.items()):
+        if any(record.metadata.get(k) != v for k, v in tags.items()):  # rare: the client set other ones
             await ctx.api.threads.update(thread_id, tags)  # so the graph's thread list finds it
         await _check_thread_point(ctx, body, thread_id)
     run_id = str(uuid.uuid4())

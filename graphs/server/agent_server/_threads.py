@@ -93,10 +93,11 @@ async def _thread(ctx: Context, record: ThreadRecord) -> ThreadOut:
 @router.post("/threads", response_model=ThreadOut,
              responses={409: {"model": ErrorOut, "description": "The thread exists (`if_exists: raise`)."}})
 async def create_thread(body: ThreadCreate, request: Request) -> ThreadOut:
-    """A new thread (its id a new UUID unless given), with `metadata`."""
+    """A new thread (its id a new UUID unless given), with `metadata`; it is this server's graph's, so its
+    metadata also says `graph_id` and `assistant_id` (unless given), as LangGraph's server adds at its first run."""
     ctx = context(request)
     thread_id = body.thread_id or str(uuid.uuid4())
-    record = await ctx.api.threads.create(thread_id, body.metadata or {})
+    record = await ctx.api.threads.create(thread_id, {**ctx.tags, **(body.metadata or {})})
     if record is None:
         if body.if_exists == "raise":
             raise ApiError(409, "already_exists",
