@@ -196,6 +196,12 @@ class SqliteThreadStore:
         return None if row is None else self._record(row)
 
     async def update(self, thread_id: str, metadata: dict[str, Any] | None = None) -> ThreadRecord | None:
+        if not metadata:  # a touch: one statement
+            async with self._lock:
+                row = await self._one(
+                    f"UPDATE {TABLE} SET updated_at = ? WHERE thread_id = ? "
+                    "RETURNING thread_id, created_at, updated_at, metadata", (_now().strftime(_STAMP), thread_id))
+            return None if row is None else self._record(row)
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -75,18 +75,22 @@ async def _snapshot(ctx: Context, thread_id: str, checkpoint: CheckpointRef | No
     return await ctx.agent.graph.aget_state({"configurable": configurable})
 
 
-async def _thread(ctx: Context, record: ThreadRecord) -> ThreadOut:
-    snapshot = await _snapshot(ctx, record.thread_id)
+async def _thread(ctx: Context, record: ThreadRecord, *, new: bool = False) -> ThreadOut:
+    """The API's thread; a `new` one (a fresh UUID) holds nothing yet, so its state is not read."""
+    values: dict[str, Any] = {}
+    interrupts: dict[str, Any] = {}
     status: ThreadStatus = "idle"
-    if await ctx.is_busy(record.thread_id):
-        status = "busy"
-    elif snapshot.interrupts:
-        status = "interrupted"
+    if not new:
+        snapshot = await _snapshot(ctx, record.thread_id)
+        values = jsonable(snapshot.values or {})
+        interrupts = {str(t.id): _interrupts(t.interrupts) for t in snapshot.tasks if t.interrupts}
+        if await ctx.is_busy(record.thread_id):
+            status = "busy"
+        elif snapshot.interrupts:
+            status = "interrupted"
     return ThreadOut.model_validate({
         "thread_id": record.thread_id, "created_at": record.created_at, "updated_at": record.updated_at,
-        "metadata": record.metadata, "status": status, "values": jsonable(snapshot.values or {}),
-        "interrupts": {str(t.id): _interrupts(t.interrupts) for t in snapshot.tasks if t.interrupts},
-        "config": {},
+        "metadata": record.metadata, "status": status, "values": values, "interrupts": interrupts, "config": {},
     })
 
 
@@ -103,7 +107,7 @@ async def create_thread(body: ThreadCreate, request: Request) -> ThreadOut:
             raise ApiError(409, "already_exists",
                            f"thread {thread_id!r} already exists; send `if_exists: do_nothing` to get it instead")
         record = await ctx.thread(thread_id)
-    return await _thread(ctx, record)
+    return await _thread(ctx, record, new=body.thread_id is None)
 
 
 @router.post("/threads/search", response_model=list[ThreadOut])
