@@ -11,6 +11,7 @@ failed run leaves the thread as it was before it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ import anyio
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 
+from graphs.agent import OpenTurn
 from graphs.runs import TAIL, RunRecord, RunStatus, StreamItem
 from graphs.server.agent_server._context import ApiError, ApiRoute, Context, context, dumps, invalid
 from graphs.server.agent_server._encode import Encoder, needs_step_events
@@ -98,24 +100,25 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
     if stateless and body.command is not None:
         raise ApiError(409, "no_interrupt", "a stateless run starts a new thread, which has no interrupt to resume")
     temporary = stateless and body.on_completion != "keep"
-    tags = ctx.tags
+    run_id = str(uuid.uuid4())
+
+    def hold(thread: str) -> Awaitable[OpenTurn]:  # ThreadBusy: 409
+        return ctx.agent.open_turn(message, thread_id=thread, run_id=run_id, message_id=message_id,
+                                   step_events=needs_step_events(modes))
+
     if thread_id is None:
         thread_id = str(uuid.uuid4())
         if not temporary:
-            await ctx.api.threads.create(thread_id, tags)
+            await ctx.api.threads.create(thread_id, ctx.tags)
+        turn = await hold(thread_id)
     else:
-        record = await ctx.api.threads.get(thread_id)
-        if record is None and body.if_not_exists == "create":
-            record = await ctx.api.threads.create(thread_id, tags) or await ctx.thread(thread_id)
-        if record is None:
-            raise ApiError(404, "not_found", f"thread {thread_id!r} not found: create it with POST /threads "
-                           "(or send `if_not_exists: create`)")
-        if any(record.metadata.get(k) != v for k, v in tags.items()):  # rare: the client set other ones
-            await ctx.api.threads.update(thread_id, tags)  # so the graph's thread list finds it
-        await _check_thread_point(ctx, body, thread_id)
-    run_id = str(uuid.uuid4())
-    turn = await ctx.agent.open_turn(message, thread_id=thread_id, run_id=run_id, message_id=message_id,
-                                     step_events=needs_step_events(modes))  # ThreadBusy: 409
+        turn = await _hold_known_thread(ctx, thread_id, hold, create=body.if_not_exists == "create")
+        try:
+            await _check_thread_point(ctx, body, thread_id)  # with the thread held: nothing changes it meanwhile
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await turn.aclose()
+            raise
     run = RunRecord(
         run_id=run_id, thread_id=thread_id, assistant_id=ctx.graph_id, status="running",
         metadata={**(body.metadata or {})},
@@ -126,6 +129,34 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
     await ctx.api.runs.start(run, turn, Encoder(modes, run_id, thread_id, ctx.graph_id),
                              keep_s=ctx.api.keep_s if body.stream_resumable else 0.0, after=_after(ctx, temporary))
     return run
+
+
+async def _hold_known_thread(ctx: Context, thread_id: str, hold: Callable[[str], Awaitable[OpenTurn]], *,
+                             create: bool) -> OpenTurn:
+    """The thread's record is read while its turn opens (two databases, side by side: the time to the
+    first token pays for one); a thread that is not there releases the turn again (404)."""
+    found, opened = await asyncio.gather(ctx.api.threads.get(thread_id), hold(thread_id), return_exceptions=True)
+    if isinstance(found, BaseException) or found is None:
+        if isinstance(opened, OpenTurn):
+            with anyio.CancelScope(shield=True):
+                await opened.aclose()
+        if isinstance(found, BaseException):
+            raise found
+        if not create:
+            raise ApiError(404, "not_found", f"thread {thread_id!r} not found: create it with POST /threads "
+                           "(or send `if_not_exists: create`)")
+        await ctx.api.threads.create(thread_id, ctx.tags)
+        return await hold(thread_id)
+    if isinstance(opened, BaseException):
+        raise opened
+    if any(found.metadata.get(k) != v for k, v in ctx.tags.items()):  # rare: the client set other ones
+        try:
+            await ctx.api.threads.update(thread_id, ctx.tags)  # so the graph's thread list finds it
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await opened.aclose()
+            raise
+    return opened
 
 
 def _plain(model: Any) -> Any:
