@@ -13,7 +13,7 @@ from _serve import Served
 from factory.mockllm import MockLLMServer
 
 USER = {"messages": [{"role": "user", "content": "hi"}]}
-MODES = "literal['values','updates','messages-tuple','custom']"
+MODES = "literal['values','updates','messages-tuple','custom','tools']"
 
 
 def _run(**extra: Any) -> dict[str, Any]:

@@ -10,7 +10,9 @@ Per stream mode, as LangGraph's server sends them:
 - `messages-tuple`: one `messages` event per model token, `[AIMessageChunk, metadata]`, keyed by
   the id of the message the node then writes (so clients merge chunks into it);
 - `custom`: what the nodes write to LangGraph's custom stream, which in a factory agent is its own
-  `node`, `token` and `tool` events, as `{"event": NAME, ...data}`.
+  `node`, `token` and `tool` events, as `{"event": NAME, ...data}`;
+- `tools`: `on_tool_start` `{name, input}` and `on_tool_end` `{name, output}` per tool call (both
+  once the tool returned: the factory reports a call with its result).
 
 The text of an interrupt's question is no model message: it reaches clients as the interrupt's
 `value` (`{question, node}`), not as tokens. The factory's `interrupt`, `state` and `end` events
@@ -65,6 +67,7 @@ class Encoder:
         self._updates = "updates" in self.modes
         self._messages = "messages-tuple" in self.modes
         self._custom = "custom" in self.modes
+        self._tools = "tools" in self.modes
 
     def __call__(self, event: Event) -> list[Frame]:
         if isinstance(event, TokenEvent):  # first: one per token, the hot path
@@ -75,7 +78,9 @@ class Encoder:
             return [("updates", dumps(_interrupts_listed(event.updates)))] if self._updates else []
         if isinstance(event, MetadataEvent):
             return [("metadata", dumps({"run_id": self.run_id, "attempt": 1}))]
-        if isinstance(event, NodeEvent | ToolEvent):
+        if isinstance(event, ToolEvent):
+            return self._tool(event)
+        if isinstance(event, NodeEvent):
             return [("custom", dumps({"event": event.event, **event.to_data()}))] if self._custom else []
         if isinstance(event, ErrorEvent):
             return [("error", dumps({"error": event.code, "message": event.message}))]
@@ -92,6 +97,17 @@ class Encoder:
             frames.append(("messages", b"[%s,%s]" % (chunk, self._meta(event.node))))
         if self._custom:
             frames.append(("custom", dumps({"event": "token", **event.to_data()})))
+        return frames
+
+    def _tool(self, event: ToolEvent) -> list[Frame]:
+        frames: list[Frame] = []
+        if self._tools:
+            frames.append(("tools", dumps({"event": "on_tool_start", "toolCallId": None, "name": event.name,
+                                           "input": event.args})))
+            frames.append(("tools", dumps({"event": "on_tool_end", "toolCallId": None, "name": event.name,
+                                           "output": event.result})))
+        if self._custom:
+            frames.append(("custom", dumps({"event": event.event, **event.to_data()})))
         return frames
 
     def _meta(self, node: str) -> bytes:

@@ -40,7 +40,7 @@ __all__ = [
     "ThreadTaskOut",
 ]
 
-StreamMode = Literal["values", "updates", "messages-tuple", "custom"]
+StreamMode = Literal["values", "updates", "messages-tuple", "custom", "tools"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 UserRole = Literal["human", "user"]
 ID_PATTERN = THREAD_ID_PATTERN
