@@ -206,23 +206,27 @@ def langserve(server_url: str) -> Measure:
     return run
 
 
+async def sse_turn(client: httpx.AsyncClient, url: str, body: dict[str, Any], *, token: str, last: str) -> float:
+    """POST `body` to an SSE route; the time to its first `token` event (the stream must end with `last`)."""
+    started = time.perf_counter()
+    first, final = None, ""
+    async with aconnect_sse(client, "POST", url, json=body) as source:
+        if source.response.status_code != 200:
+            raise RuntimeError(f"HTTP {source.response.status_code}")
+        async for event in source.aiter_sse():
+            if first is None and event.event == token:
+                first = time.perf_counter() - started
+            elif event.event == "error":
+                raise RuntimeError(event.data)
+            final = event.event
+    if first is None or final != last:
+        raise RuntimeError(f"the stream ended without a `{token}` event or without `{last}`")
+    return first
+
+
 def chat_stream(server_url: str) -> Measure:
     async def run(client: httpx.AsyncClient) -> float:
-        started = time.perf_counter()
-        first, ended = None, False
-        async with aconnect_sse(client, "POST", f"{server_url}/chat/stream", json={"message": "hi"}) as source:
-            if source.response.status_code != 200:
-                raise RuntimeError(f"HTTP {source.response.status_code}")
-            async for event in source.aiter_sse():
-                if first is None and event.event == "token":
-                    first = time.perf_counter() - started
-                elif event.event == "error":
-                    raise RuntimeError(event.data)
-                elif event.event == "end":
-                    ended = True
-        if first is None or not ended:
-            raise RuntimeError("the stream ended without tokens or without `end`")
-        return first
+        return await sse_turn(client, f"{server_url}/chat/stream", {"message": "hi"}, token="token", last="end")
 
     return run
 
@@ -237,21 +241,8 @@ def agent_server_stream(server_url: str, threads: int) -> Measure:
             for _ in range(threads):
                 answer = (await client.post(f"{server_url}/threads", json={})).raise_for_status()
                 fresh.append(answer.json()["thread_id"])
-        thread = fresh.pop()
-        started = time.perf_counter()
-        first, last = None, ""
-        async with aconnect_sse(client, "POST", f"{server_url}/threads/{thread}/runs/stream", json=body) as source:
-            if source.response.status_code != 200:
-                raise RuntimeError(f"HTTP {source.response.status_code}")
-            async for event in source.aiter_sse():
-                if first is None and event.event == "messages":
-                    first = time.perf_counter() - started
-                elif event.event == "error":
-                    raise RuntimeError(event.data)
-                last = event.event
-        if first is None or last != "values":
-            raise RuntimeError("the stream ended without tokens or without the final `values`")
-        return first
+        url = f"{server_url}/threads/{fresh.pop()}/runs/stream"
+        return await sse_turn(client, url, body, token="messages", last="values")
 
     return run
 
