@@ -20,7 +20,7 @@ def test_schemathesis_finds_nothing(chat_server: Served, tmp_path: Path) -> None
         [str(st), "run", f"{chat_server.url}/openapi.json", "--checks", CHECKS,
          "--include-path-regex", "^/(threads|runs|assistants|info$|ok$)", "-n", str(EXAMPLES), "--seed", "11",
          "--no-color", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path,  # its example database too
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "Traceback" not in chat_server.log_text()
