@@ -135,7 +135,7 @@ async def _hold_known_thread(ctx: Context, thread_id: str, hold: Callable[[str],
                              create: bool) -> OpenTurn:
     """The thread's record is read while its turn opens (two databases, side by side: the time to the
     first token pays for one); a thread that is not there releases the turn again (404)."""
-    found, opened = await asyncio.gather(ctx.api.threads.get(thread_id), hold(thread_id), return_exceptions=True)
+    found, opened = await _both(ctx.api.threads.get(thread_id), hold(thread_id))
     if isinstance(found, BaseException) or found is None:
         if isinstance(opened, OpenTurn):
             with anyio.CancelScope(shield=True):
@@ -157,6 +157,30 @@ async def _hold_known_thread(ctx: Context, thread_id: str, hold: Callable[[str],
                 await opened.aclose()
             raise
     return opened
+
+
+async def _both(reading: Awaitable[Any], opening: Awaitable[OpenTurn]) -> tuple[Any, OpenTurn | BaseException]:
+    """Run both; their results or exceptions. Cancelled meanwhile (the client went away), a turn that
+    opened is closed again, so its thread is not left held."""
+    tasks = (asyncio.ensure_future(reading), asyncio.ensure_future(opening))
+    try:
+        await asyncio.wait(tasks)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            turn = tasks[1]
+            if not turn.cancelled() and turn.exception() is None:
+                await turn.result().aclose()
+        raise
+    return _outcome(tasks[0]), _outcome(tasks[1])
+
+
+def _outcome(task: asyncio.Future[Any]) -> Any:
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception() or task.result()
 
 
 def _plain(model: Any) -> Any:
