@@ -1,11 +1,20 @@
 """Streaming benchmark: time to first token and server CPU per turn, and a concurrency soak.
 
-One run, one fake model (mock-llm: 100 ms to first token, 50 tokens), four paths:
+One run, one fake model (mock-llm: 100 ms to first token, 50 tokens), five paths:
 
 - `direct`: the client streams from the fake model itself (the floor);
 - `langserve_stream_events`: the same graph behind LangServe's `/stream_events`;
 - `chat_stream`: our `POST /chat/stream` (SSE);
-- `websocket`: our `/ws/chat/{thread}`.
+- `websocket`: our `/ws/chat/{thread}`;
+- `agent_server_stream`: the LangGraph Agent Server API, `POST /threads/{id}/runs/stream` with
+  `stream_mode: ["values", "messages-tuple"]` (what Agent Chat UI asks for, less `custom`), each turn
+  on a new thread made beforehand (`POST /threads` belongs to a conversation, not to a turn: it costs
+  about 1 ms of server CPU, not counted here). It is compared with `chat_stream` again in turns
+  taken alternately (`paired`), so that both see the same load on a shared machine.
+
+(Still to add: the same spec served by `langgraph dev` from the generated `langgraph.json`, once
+`factory build` writes it; measured by hand on a one-node chat graph, `langgraph dev` 0.16.7 took
+~716 ms to the first token against ~104 ms for the model alone, and ~74 ms of CPU per turn.)
 
 The fake model and the agent server each run in their own process, so the server's CPU per turn is
 read from `/proc/<pid>/stat` around each batch of sequential turns. Then `--concurrency` streams
@@ -197,23 +206,43 @@ def langserve(server_url: str) -> Measure:
     return run
 
 
+async def sse_turn(client: httpx.AsyncClient, url: str, body: dict[str, Any], *, token: str, last: str) -> float:
+    """POST `body` to an SSE route; the time to its first `token` event (the stream must end with `last`)."""
+    started = time.perf_counter()
+    first, final = None, ""
+    async with aconnect_sse(client, "POST", url, json=body) as source:
+        if source.response.status_code != 200:
+            raise RuntimeError(f"HTTP {source.response.status_code}")
+        async for event in source.aiter_sse():
+            if first is None and event.event == token:
+                first = time.perf_counter() - started
+            elif event.event == "error":
+                raise RuntimeError(event.data)
+            final = event.event
+    if first is None or final != last:
+        raise RuntimeError(f"the stream ended without a `{token}` event or without `{last}`")
+    return first
+
+
 def chat_stream(server_url: str) -> Measure:
     async def run(client: httpx.AsyncClient) -> float:
-        started = time.perf_counter()
-        first, ended = None, False
-        async with aconnect_sse(client, "POST", f"{server_url}/chat/stream", json={"message": "hi"}) as source:
-            if source.response.status_code != 200:
-                raise RuntimeError(f"HTTP {source.response.status_code}")
-            async for event in source.aiter_sse():
-                if first is None and event.event == "token":
-                    first = time.perf_counter() - started
-                elif event.event == "error":
-                    raise RuntimeError(event.data)
-                elif event.event == "end":
-                    ended = True
-        if first is None or not ended:
-            raise RuntimeError("the stream ended without tokens or without `end`")
-        return first
+        return await sse_turn(client, f"{server_url}/chat/stream", {"message": "hi"}, token="token", last="end")
+
+    return run
+
+
+def agent_server_stream(server_url: str, threads: int) -> Measure:
+    body = {"assistant_id": "bench-bot", "input": {"messages": [{"role": "user", "content": "hi"}]},
+            "stream_mode": ["values", "messages-tuple"]}
+    fresh: list[str] = []
+
+    async def run(client: httpx.AsyncClient) -> float:
+        if not fresh:  # on the first (warm-up) turn: threads for every turn, before the timed ones
+            for _ in range(threads):
+                answer = (await client.post(f"{server_url}/threads", json={})).raise_for_status()
+                fresh.append(answer.json()["thread_id"])
+        url = f"{server_url}/threads/{fresh.pop()}/runs/stream"
+        return await sse_turn(client, url, body, token="messages", last="values")
 
     return run
 
@@ -271,6 +300,35 @@ async def sequential(name: str, measure: Measure, turns: int, pid: int | None) -
     return result
 
 
+async def paired(names: tuple[str, str], measures: tuple[Measure, Measure], turns: int, pid: int) -> dict[str, Any]:
+    """Two paths take turns, so both see the same machine (this one is shared): each path's TTFT and
+    server CPU per turn (the process's CPU read around each turn, summed per path), and the median
+    of the per-pair TTFT differences."""
+    ttfts: tuple[list[float], list[float]] = ([], [])
+    cpu = [0.0, 0.0]
+    async with httpx.AsyncClient(timeout=60) as client:
+        for measure in measures:
+            for _ in range(3):
+                await measure(client)
+        for turn in range(turns):
+            for index in (0, 1) if turn % 2 else (1, 0):  # ABBA: neither path always goes first
+                before = cpu_seconds(pid)
+                ttfts[index].append(await measures[index](client))
+                cpu[index] += cpu_seconds(pid) - before
+    result = {
+        "paths": list(names),
+        "turns": turns,
+        "ttft_ms_p50": [round(pct(t, 0.5) * 1000, 2) for t in ttfts],
+        "server_cpu_ms_per_turn": [round(c / turns * 1000, 2) for c in cpu],
+        "ttft_ms_p50_of_differences": round(
+            statistics.median(b - a for a, b in zip(*ttfts, strict=True)) * 1000, 2),
+    }
+    print(f"paired {names[1]} - {names[0]}: TTFT p50 {result['ttft_ms_p50']} ms, median difference "
+          f"{result['ttft_ms_p50_of_differences']} ms, server CPU/turn {result['server_cpu_ms_per_turn']} ms",
+          flush=True)
+    return result
+
+
 async def soak(server_url: str, concurrency: int, duration: float, pid: int) -> dict[str, Any]:
     measure = chat_stream(server_url)
     limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
@@ -320,7 +378,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 await sequential("langserve_stream_events", langserve(server_url), args.turns, server.pid),
                 await sequential("chat_stream", chat_stream(server_url), args.turns, server.pid),
                 await sequential("websocket", websocket(server_url), args.turns, server.pid),
+                await sequential("agent_server_stream", agent_server_stream(server_url, args.turns + 3), args.turns,
+                                 server.pid),
             ]
+            pair = await paired(("chat_stream", "agent_server_stream"),
+                                (chat_stream(server_url), agent_server_stream(server_url, args.turns + 3)),
+                                args.turns, server.pid)
             load = await soak(server_url, args.concurrency, args.duration, server.pid) if args.duration > 0 else None
         finally:
             for proc in (server, mock):
@@ -331,13 +394,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     summary = {
         "overhead_ms_p50": {
             name: round(by[name]["ttft_ms_p50"] - floor, 2)
-            for name in ("langserve_stream_events", "chat_stream", "websocket")
+            for name in ("langserve_stream_events", "chat_stream", "websocket", "agent_server_stream")
         },
         "cpu_vs_langserve": {
             name: round(by[name]["server_cpu_ms_per_turn"] / by["langserve_stream_events"]["server_cpu_ms_per_turn"], 2)
-            for name in ("chat_stream", "websocket")
+            for name in ("chat_stream", "websocket", "agent_server_stream")
         },
-        "targets": {"overhead_ms_p50_max": 3.0, "cpu_vs_langserve_max": 0.5, "soak_errors": 0},
+        "agent_server_vs_chat_stream": {  # from the paired turns: both paths under the same load
+            "ttft_ms_p50": round(pair["ttft_ms_p50"][1] - pair["ttft_ms_p50"][0], 2),
+            "ttft_ms_p50_of_differences": pair["ttft_ms_p50_of_differences"],
+            "server_cpu_ms_per_turn": round(pair["server_cpu_ms_per_turn"][1] - pair["server_cpu_ms_per_turn"][0], 2),
+        },
+        "targets": {"overhead_ms_p50_max": 3.0, "cpu_vs_langserve_max": 0.5, "soak_errors": 0,
+                    "agent_server_vs_chat_stream_ttft_ms_p50_max": 1.0},
     }
     print(json.dumps(summary, indent=2))
     return {
@@ -349,6 +418,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "checkpointer": args.checkpointer or "sqlite (temporary file)",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "paths": paths,
+        "paired": pair,
         "soak": load,
         "summary": summary,
     }

@@ -40,7 +40,9 @@ from graphs.events import (
     NodeEvent,
     StateEvent,
     TokenEvent,
+    UpdateEvent,
     UsageReport,
+    ValuesEvent,
 )
 from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks, open_thread_locks
 from graphs.mcp import McpServers
@@ -84,11 +86,12 @@ class TurnSession:
         """Graph input for raw runs: a fresh thread gets the slot defaults under `values`."""
         return {**initial_values(self.agent.plan["state"]), **values} if self.fresh else values
 
-    def input_for(self, message: str) -> Any:
-        """The graph input of a user message: the answer to a pending interrupt, else a new message."""
+    def input_for(self, message: str, *, message_id: str | None = None) -> Any:
+        """The graph input of a user message: the answer to a pending interrupt, else a new message
+        (with the client's `message_id`, when it gave one, so it recognises the message in the thread)."""
         if self.before.interrupts:
             return Command(resume=message)
-        return self.seed({"messages": [HumanMessage(content=message)]})
+        return self.seed({"messages": [HumanMessage(content=message, id=message_id)]})
 
     async def restore(self) -> None:
         """Leave the thread as it was when the session began: the next turn sees no half-written work."""
@@ -243,14 +246,22 @@ class Agent:
         thread_id: str | None = None,
         script: dict[str, list[Any]] | None = None,
         mocks: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        step_events: bool = False,
+        message_id: str | None = None,
     ) -> AsyncIterator[Event]:
         """Run one user turn and yield its events. A pending interrupt is resumed by `message`.
+
+        `run_id` names the run (a server that announces it before the turn starts); `message_id` is
+        the id the user's message gets in the thread; `step_events` adds the graph's state after
+        each step (`ValuesEvent`) and each step's writes (`UpdateEvent`), which the Agent Server
+        API's `values` and `updates` modes carry.
 
         Raises:
             ThreadBusy: another turn is running on this thread (callers answer 409).
         """
-        async with self.session(thread_id, script=script, mocks=mocks) as session:
-            run = self._run(session, message)
+        async with self.session(thread_id, script=script, mocks=mocks, run_id=run_id) as session:
+            run = self._run(session, message, step_events=step_events, message_id=message_id)
             try:
                 async for event in run:
                     yield event
@@ -267,18 +278,24 @@ class Agent:
         thread_id: str | None = None,
         script: dict[str, list[Any]] | None = None,
         mocks: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        step_events: bool = False,
+        message_id: str | None = None,
     ) -> OpenTurn:
         """Start a turn and hold its thread before returning (so a server can answer 409 first).
 
         Raises:
             ThreadBusy: another turn is running on this thread.
         """
-        stream = self.turn(message, thread_id=thread_id, script=script, mocks=mocks)
+        stream = self.turn(message, thread_id=thread_id, script=script, mocks=mocks, run_id=run_id,
+                           step_events=step_events, message_id=message_id)
         first = await anext(stream)
         assert isinstance(first, MetadataEvent), "a turn starts with its metadata"
         return OpenTurn(first, stream)
 
-    async def _run(self, session: TurnSession, message: str) -> AsyncGenerator[Event, None]:
+    async def _run(
+        self, session: TurnSession, message: str, *, step_events: bool, message_id: str | None
+    ) -> AsyncGenerator[Event, None]:
         yield MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])
         fold = _Fold()
         question: dict[str, Any] | None = None
@@ -286,7 +303,8 @@ class Agent:
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
         # node and its model request. (Closing LangGraph's stream at a `yield` leaves the node running.)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        pump = asyncio.create_task(self._pump(session.input_for(message), session.config, queue))
+        graph_input = session.input_for(message, message_id=message_id)
+        pump = asyncio.create_task(self._pump(graph_input, session.config, queue, step_events))
         try:
             while True:
                 item = await queue.get()
@@ -294,11 +312,16 @@ class Agent:
                     break
                 if isinstance(item, _Failed):
                     raise item.error
-                mode, chunk = item
+                mode, chunk, top = item
                 if mode == "updates":
                     pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
                     if pending:
                         question = pending[0].value
+                    if step_events and top:
+                        yield UpdateEvent(updates=chunk)
+                    continue
+                if mode == "values":
+                    yield ValuesEvent(values=chunk)
                     continue
                 if isinstance(chunk, UsageReport):
                     fold.add_usage(chunk)
@@ -332,15 +355,20 @@ class Agent:
             total_ms=fold.ms(time.perf_counter()),
         )
 
-    async def _pump(self, graph_input: Any, config: RunnableConfig, queue: asyncio.Queue[Any]) -> None:
+    async def _pump(
+        self, graph_input: Any, config: RunnableConfig, queue: asyncio.Queue[Any], step_events: bool
+    ) -> None:
+        modes = ["custom", "updates", "values"] if step_events else ["custom", "updates"]
         try:
             # durability="exit": one checkpoint when the turn ends, none between its nodes. A turn is
             # all or nothing for the thread anyway (see `TurnSession.restore`), and the writes saved
             # come before the model call, i.e. off the time to first token.
-            async for _ns, mode, chunk in self.graph.astream(
-                graph_input, config, stream_mode=["custom", "updates"], subgraphs=True, durability="exit"
+            async for ns, mode, chunk in self.graph.astream(
+                graph_input, config, stream_mode=modes, subgraphs=True, durability="exit"
             ):
-                queue.put_nowait((mode, chunk))
+                if mode == "values" and ns:
+                    continue  # a subgraph's own state is not the thread's
+                queue.put_nowait((mode, chunk, not ns))
         except Exception as exc:
             queue.put_nowait(_Failed(exc))
         else:

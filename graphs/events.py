@@ -38,12 +38,14 @@ __all__ = [
     "StateEvent",
     "TokenEvent",
     "ToolEvent",
+    "UpdateEvent",
     "UsageReport",
+    "ValuesEvent",
     "parse_event",
     "valid_thread_id",
 ]
 
-EventName = Literal["metadata", "node", "token", "tool", "interrupt", "state", "error", "end"]
+EventName = Literal["metadata", "node", "token", "tool", "interrupt", "state", "error", "end", "values", "update"]
 NodePhase = Literal["start", "end"]
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
@@ -91,6 +93,8 @@ ErrorCode = Literal[
     "not_found",
     "not_ready",
     "no_turn",
+    "already_exists",
+    "no_interrupt",
     # seen by a client only (the factory's own client, `factory test` and `factory chat`)
     "client_error",
     "no_end",
@@ -153,6 +157,10 @@ ERROR_CODES: dict[ErrorCode, ErrorCodeInfo] = {
     "not_ready": ErrorCodeInfo(
         "request", True, 503, "The agent is still starting, or the server is shutting down."),
     "no_turn": ErrorCodeInfo("request", False, 409, "A `cancel` frame arrived when no turn was running."),
+    "already_exists": ErrorCodeInfo(
+        "request", False, 409, "A thread with this id already exists (send `if_exists: do_nothing` to reuse it)."),
+    "no_interrupt": ErrorCodeInfo(
+        "request", False, 409, "A resume was sent for a thread that is not paused at an interrupt."),
     "client_error": ErrorCodeInfo(
         "client", True, 0, "The client failed while reading the stream (a broken connection, a bad frame)."),
     "no_end": ErrorCodeInfo("client", True, 0, "The event stream stopped without an `end` event."),
@@ -166,12 +174,26 @@ assert set(ERROR_CODES) == set(get_args(ErrorCode)), "every ErrorCode has its ER
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Base:
     def to_data(self) -> dict[str, Any]:
-        """The event's `data` on the wire: every field but `event`."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "event"}
+        """The event's `data` on the wire: every field but `event` (and those marked local)."""
+        return {f.name: getattr(self, f.name) for f in _wire_fields(type(self))}
 
     def as_dict(self) -> dict[str, Any]:
         """`{"event": NAME, "data": {...}}`, the shape every JSON wire protocol carries."""
         return {"event": getattr(self, "event"), "data": self.to_data()}  # noqa: B009 - declared by subclasses
+
+
+_WIRE_FIELDS: dict[type[Any], tuple[Any, ...]] = {}
+
+
+def _wire_fields(cls: type[Any]) -> tuple[Any, ...]:
+    found = _WIRE_FIELDS.get(cls)
+    if found is None:
+        found = _WIRE_FIELDS[cls] = tuple(f for f in fields(cls) if f.name != "event" and f.metadata.get("wire", True))
+    return found
+
+
+_LOCAL: dict[str, Any] = {"wire": False}
+"""Field metadata of what in-process consumers read but the factory's own wire (SSE, WebSocket) omits."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,11 +218,18 @@ class NodeEvent(_Base):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TokenEvent(_Base):
-    """A piece of the reply, as the model streamed it."""
+    """A piece of the reply, as the model streamed it.
+
+    `message_id` is the id of the model message the piece belongs to (the message the node then
+    writes to the thread), so the Agent Server API can key its message chunks the way its clients
+    merge them; None for text that is no message (an interrupt's question). Not on the factory's
+    own wire.
+    """
 
     event: Literal["token"] = "token"
     text: str
     node: str
+    message_id: str | None = field(default=None, metadata=_LOCAL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,14 +291,38 @@ class EndEvent(_Base):
     total_ms: float | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValuesEvent(_Base):
+    """The whole state of the graph after a step (LangGraph's `values` stream mode; messages are
+    LangChain messages, and a pause adds `__interrupt__`). Only from a turn opened with
+    `step_events=True` (the Agent Server API's `values` mode); never on the factory's own wire."""
+
+    event: Literal["values"] = "values"
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        return self.values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateEvent(_Base):
+    """What one step's nodes wrote, `{node: update}` (LangGraph's `updates` stream mode, top-level
+    graph only; a pause is `{"__interrupt__": [...]}`). Only with `step_events=True`, like `ValuesEvent`."""
+
+    event: Literal["update"] = "update"
+    updates: dict[str, Any] = field(default_factory=dict)
+
+
 Event: TypeAlias = (
     MetadataEvent | NodeEvent | TokenEvent | ToolEvent | InterruptEvent | StateEvent | ErrorEvent | EndEvent
+    | ValuesEvent | UpdateEvent
 )
 """Every event of a turn (`Agent.turn()` yields these), discriminated by `event`."""
 
 _BY_NAME: dict[str, type[Any]] = {
     "metadata": MetadataEvent, "node": NodeEvent, "token": TokenEvent, "tool": ToolEvent,
     "interrupt": InterruptEvent, "state": StateEvent, "error": ErrorEvent, "end": EndEvent,
+    "values": ValuesEvent, "update": UpdateEvent,
 }
 assert set(_BY_NAME) == set(get_args(EventName)), "every EventName has its event class"
 
@@ -303,7 +356,7 @@ def parse_event(name: str, data: Any) -> Event:
         raise ValueError(f"unknown event {name!r}; the vocabulary is {sorted(_BY_NAME)}")
     if not isinstance(data, dict):
         raise ValueError(f"the data of a {name!r} event must be a JSON object, not {type(data).__name__}")
-    payload = {"values": data} if name == "state" else data
+    payload = {"values": data} if name in ("state", "values") else data
     from pydantic import ValidationError
 
     try:

@@ -101,7 +101,7 @@ async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -
         message_id = message_id or chunk.id
         piece = chunk.text
         if piece:
-            emit(TokenEvent(text=piece, node=node_id))
+            emit(TokenEvent(text=piece, node=node_id, message_id=message_id))
             pieces.append(piece)
         if chunk.tool_call_chunks or chunk.usage_metadata:
             bare = chunk.model_copy(update={"content": ""})

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from graphs.agent import Agent
 from graphs.checkpointers import choose_checkpointer_url
-from graphs.server import health, openai_compat, pages, sse, websocket
+from graphs.server import agent_server, health, openai_compat, pages, sse, websocket
 from graphs.server._turns import ServerState
 from graphs.server.auth import ApiKeyMiddleware, load_api_keys
 from graphs.server.errors import install_error_handlers, json_413
@@ -82,7 +82,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _reset_sse_starlette()
-        async with Agent.open(plan, checkpointer=url, base_dir=base_dir, model_override=model_override) as agent:
+        async with Agent.open(plan, checkpointer=url, base_dir=base_dir, model_override=model_override) as agent, \
+                agent_server.serving(app):
             state.agent = agent
             try:
                 yield
@@ -98,7 +99,7 @@ def create_app(
     )
     app.state.factory = state
     install_error_handlers(app)
-    for module in (health, sse, websocket, openai_compat, pages):
+    for module in (health, sse, websocket, openai_compat, pages, agent_server):
         app.include_router(module.router)
 
     def get_agent() -> Agent:
@@ -128,7 +129,7 @@ def create_app(
             allow_origins=origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Thread-Id"],
+            expose_headers=["X-Thread-Id", "Content-Location", "Location"],
             allow_credentials="*" not in origins,
         )
     return app
