@@ -18,21 +18,28 @@ from factory.errors import ExitCode, UserError
 
 __all__ = ["RUNTIME_REQUIREMENTS", "SERVING_REQUIREMENTS", "graph_requirements", "pinned_requirements"]
 
-RUNTIME_REQUIREMENTS: tuple[str, ...] = (
-    "langgraph",
-    "langchain-core",
-    "langchain-openai",
-    "langserve[server]",
-    "fastapi",
-    "uvicorn",
-    "sse-starlette",
-    "httpx",
-    "jinja2",
-    "common-expression-language",
-    "langgraph-checkpoint-sqlite",
-    "langgraph-checkpoint-postgres",
-    "psycopg[binary]",
-)
+PROJECT = "meta-agent-factory"
+
+
+def _runtime_requirements() -> tuple[str, ...]:
+    """What `graphs/` needs at run time: the project's own `dependencies` (pyproject.toml is their
+    one owner), without version ranges (the versions come from this environment) or extras' packages."""
+    try:
+        declared = metadata.requires(PROJECT) or []
+    except metadata.PackageNotFoundError:
+        raise UserError(f"{PROJECT} is not installed in this environment",
+                        hint="install the project first: pip install -e '.[dev]'",
+                        exit_code=ExitCode.BUILD_FAILED) from None
+    roots = []
+    for text in declared:
+        requirement = Requirement(text)
+        if requirement.marker is None:  # `extra == "..."` markers belong to the optional groups
+            extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+            roots.append(f"{requirement.name}{extras}")
+    return tuple(roots)
+
+
+RUNTIME_REQUIREMENTS: tuple[str, ...] = _runtime_requirements()
 """What `graphs/` imports at run time (the `dependencies` of pyproject.toml, without ranges)."""
 
 
@@ -84,8 +91,9 @@ def pinned_requirements(roots: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> str:
 
 
 SERVING_REQUIREMENTS: frozenset[str] = frozenset({
-    "langserve[server]", "fastapi", "uvicorn", "sse-starlette",
+    "langserve[server]", "fastapi", "uvicorn", "sse-starlette", "orjson",
     "langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres", "psycopg[binary]",
+    "prometheus-client", "redis", "async-timeout", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
 })
 """What only the factory's own server needs (its routes and checkpointers): a LangGraph server brings
 its own (and langserve's `sse-starlette<2` would not install beside it)."""
