@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Gets what the test suite needs on a bare machine of this kind: Chromium (browser tests), a
-# Docker engine plus a local base image (no registry here), and a running Postgres reachable as
-# postgres://postgres@127.0.0.1:5432/test (trust auth).
+# Gets what the test suite needs on a bare machine of this kind: Chromium (browser tests), Node.js
+# (the JS SDK tests), a Docker engine plus a local base image (no registry here), and a running
+# Postgres reachable as postgres://postgres@127.0.0.1:5432/test (trust auth).
 # Writes ./.factory-env with the variables the tests need (DOCKER_HOST). Idempotent; fast when all
 # is already there.
 # A missing piece is a warning, unless its FACTORY_REQUIRE_BROWSER / FACTORY_REQUIRE_DOCKER /
@@ -34,6 +34,12 @@ has_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/c
 if ! has_chromium; then
   apt_install chromium || echo "setup-machine: apt-get install chromium failed" >&2
   has_chromium || missing FACTORY_REQUIRE_BROWSER "no Chromium (apt-get install chromium failed)"
+fi
+
+# --- Node.js (the JS SDK tests of the Agent Server API) ---------------------------------------
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm || echo "setup-machine: apt-get install nodejs npm failed" >&2
+  command -v npm >/dev/null 2>&1 || missing FACTORY_REQUIRE_NODE "no Node.js/npm (apt-get install nodejs npm failed)"
 fi
 
 # --- Docker engine and base image -----------------------------------------------------------
