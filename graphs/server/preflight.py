@@ -1,6 +1,11 @@
 """Checks made before the server binds, for every way of starting it (`factory serve` and the image's
 `python -m graphs.server`): a failure inside uvicorn's start-up would be a traceback and uvicorn's
-own exit code, where a user deserves a sentence and a hint."""
+own exit code, where a user deserves a sentence and a hint.
+
+Exit codes (`docs/serving.md`): 2 for a setting to fix (an unknown checkpointer scheme, a model
+without its key, a tool module that does not import), 4 for a failure of something outside (a
+database that does not open, a port that is taken).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import socket
 from pathlib import Path
 
 from graphs.checkpointers import open_checkpointer
+from graphs.errors import AgentConfigError
+from graphs.plan import Plan
 
-__all__ = ["StartupError", "check_checkpointer", "check_port"]
+__all__ = ["StartupError", "bind", "check_agent", "check_checkpointer", "url_of"]
 
 _SCHEMES = ("sqlite:///", "postgres://", "postgresql://")
 
@@ -21,6 +28,19 @@ class StartupError(Exception):
     def __init__(self, message: str, *, hint: str, usage: bool = False) -> None:
         super().__init__(message)
         self.message, self.hint, self.usage = message, hint, usage
+
+
+def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
+    """Build the graph once without a checkpointer, as the server's start-up will: every model the
+    nodes use (its key variable set, or a `base_url`), every tool and python module."""
+    from graphs.builder import build_graph
+
+    try:
+        build_graph(plan, base_dir=base_dir, model_override=model_override)
+    except AgentConfigError as exc:
+        raise StartupError(f"the agent {plan['name']!r} cannot start: {exc}", usage=True,
+                           hint="set the variable it names (or a model's base_url), or serve offline with "
+                                "`--model scripted`") from None
 
 
 def check_checkpointer(url: str, base_dir: Path) -> None:
@@ -45,13 +65,26 @@ def check_checkpointer(url: str, base_dir: Path) -> None:
         ) from None
 
 
-def check_port(host: str, port: int) -> None:
-    """Bind once before uvicorn does, so a busy port is a message."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts: a busy port is a message, and port 0 picks a
+    free one (`sock.getsockname()[1]` is the real port). Hand it to `uvicorn.Server.run(sockets=[...])`."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
+        sock = socket.socket(family, kind, proto)
     except OSError as exc:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                           hint="another process uses the port? pick another with --port") from None
+                           hint="is the host name right? 127.0.0.1 and 0.0.0.0 always work", usage=True) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                           hint="another process uses the port? pick another with --port (0: any free one)") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """`http://HOST:PORT` of a bound socket (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -1,0 +1,128 @@
+"""The request and answer bodies of the OpenAI-compatible routes, as strict as the server checks them.
+
+OpenAI clients send more than the agent uses (`temperature`, `tools`, ...): those fields are
+accepted and ignored (`additionalProperties`), but the ones the server reads are typed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphs.events import ErrorCode
+from graphs.server._fields import ThreadId, Utf8Text
+
+__all__ = [
+    "ChatCompletion",
+    "ChatMessage",
+    "CompletionRequest",
+    "ContentPart",
+    "ModelList",
+    "OpenAIErrorBody",
+    "StreamOptions",
+]
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class StreamOptions(BaseModel):
+    """OpenAI's `stream_options`; only `include_usage` matters here."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    include_usage: bool = False
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; `text` parts are read, the others ignored."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: str
+    text: Utf8Text | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    role: Role
+    content: Utf8Text | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text or "" for part in self.content or [] if part.type == "text")
+
+
+class CompletionRequest(BaseModel):
+    """The part of OpenAI's request the agent uses; other fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(description="The spec's name (see `GET /v1/models`).")
+    messages: list[ChatMessage] = Field(min_length=1, description="The last `user` message is the turn's message.")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: ThreadId | None = Field(default=None, description="The thread id when no X-Thread-Id header is sent.")
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class _AnswerMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class _Choice(BaseModel):
+    index: int
+    message: _AnswerMessage
+    finish_reason: Literal["stop"]
+    logprobs: None
+
+
+class ChatCompletion(BaseModel):
+    """A whole answer (`stream: false`)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[_Choice]
+    usage: _Usage
+    thread_id: str
+
+
+class _Model(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[_Model]
+
+
+class _OpenAIError(BaseModel):
+    model_config = ConfigDict(title="OpenAIErrorDetail")
+
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, permission_error, conflict, "
+                                  "rate_limit_error or server_error.")
+    code: ErrorCode
+    param: str | None = Field(description="The offending field, if any.")
+
+
+class OpenAIErrorBody(BaseModel):
+    """Every error under `/v1/`, in OpenAI's shape (so OpenAI SDKs show its message)."""
+
+    model_config = ConfigDict(title="OpenAIError")
+
+    error: _OpenAIError
+
