@@ -19,11 +19,12 @@ from graphs.server._errors import (
     TurnFailed,
     add_error_family,
     as_api_error,
+    error_code_table,
     error_response,
     validation_error,
 )
-from graphs.server._fields import ThreadId, message_text
-from graphs.server._openapi import TURN_FAILURES, errors_documented
+from graphs.server._fields import JsonValue, ThreadId, message_text
+from graphs.server._openapi import TURN_FAILURES, errors_documented, event_stream, with_parameters
 from graphs.server._state import ServerState, server_state
 from graphs.server.auth import AuthConfigError
 from graphs.server.limits import Limits
@@ -38,6 +39,7 @@ __all__ = [
     "ErrorFamily",
     "FactoryApp",
     "FieldProblem",
+    "JsonValue",
     "Limits",
     "ProblemBody",
     "ServerState",
@@ -47,10 +49,13 @@ __all__ = [
     "add_error_family",
     "as_api_error",
     "create_app",
+    "error_code_table",
     "error_response",
     "errors_documented",
+    "event_stream",
     "message_text",
-    "server_state",
     "served_checkpointer_url",
+    "server_state",
     "validation_error",
+    "with_parameters",
 ]

@@ -23,7 +23,7 @@ from graphs.server.auth import OPEN_PATHS, ApiKeyMiddleware, load_api_keys
 from graphs.server.langserve import add_langserve_routes
 from graphs.server.limits import Limits
 from graphs.server.openai import OPENAI_ERRORS
-from graphs.server.openai import router as openai_router
+from graphs.server.openai import router_for as openai_router_for
 
 __all__ = ["TEST_MODE_ENV", "FactoryApp", "create_app", "served_checkpointer_url"]
 
@@ -100,7 +100,7 @@ def create_app(
     app.state.factory = state
     install_error_handlers(app)
     add_error_family(app, OPENAI_ERRORS)
-    for router in (health.router, sse.router_for(limits), websocket.router_for(limits), openai_router,
+    for router in (health.router, sse.router_for(limits), websocket.router_for(limits), openai_router_for(plan["name"]),
                    pages.router):
         app.include_router(router)
     add_langserve_routes(app, state, path=path)

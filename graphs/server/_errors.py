@@ -44,6 +44,7 @@ __all__ = [
     "TurnFailed",
     "add_error_family",
     "as_api_error",
+    "error_code_table",
     "error_response",
     "validation_error",
 ]
@@ -310,3 +311,33 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, _handle)
     app.state.error_families = getattr(app.state, "error_families", [DEFAULT_FAMILY])
 
+
+
+# ---------------------------------------------------------------------------------- docs
+
+_WHERE = {
+    "turn": "`error` event of a turn (SSE, WebSocket, LangServe chat); a non-streaming route's answer",
+    "request": "error body of a refused request; `error` frame on a WebSocket",
+    "client": "reported by the factory's own client (`factory chat`, `factory test`)",
+}
+
+
+def error_code_table() -> str:
+    """`docs/errors.md`, generated from `graphs.events.ERROR_CODES` (a test keeps the file equal)."""
+    lines = [
+        "# Error codes",
+        "",
+        "<!-- generated from graphs.events.ERROR_CODES by graphs.server.error_code_table(); do not edit -->",
+        "",
+        "Every error the project reports carries one of these codes: in an `error` event (`{code, message,",
+        "retryable}`), in an HTTP error body (`docs/serving.md`, \"Errors\") and in a WebSocket `error` frame.",
+        "`retryable` says whether sending the same thing again may succeed.",
+        "",
+        "| code | where it appears | HTTP status | retryable | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for code, info in ERROR_CODES.items():
+        status = str(info.status) if info.status else "-"
+        lines.append(f"| `{code}` | {_WHERE[info.origin]} | {status} | {'yes' if info.retryable else 'no'} "
+                     f"| {info.meaning} |")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,9 @@ replacing FastAPI's default `HTTPValidationError`, which is not what the server 
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -17,7 +19,9 @@ from fastapi.responses import Response
 from graphs.events import ERROR_CODES, ErrorCode
 from graphs.server._errors import family_for
 
-__all__ = ["TURN_FAILURES", "errors_documented"]
+__all__ = ["TURN_FAILURES", "errors_documented", "event_stream", "with_parameters"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 TURN_FAILURES: tuple[ErrorCode, ...] = tuple(
     code for code, info in ERROR_CODES.items() if info.origin == "turn" and code != "cancelled"
@@ -32,6 +36,33 @@ class EventStreamDocs(Response):
     `text/event-stream` (FastAPI's `EventSourceResponse` as `response_class` expects a generator route)."""
 
     media_type = "text/event-stream"
+
+
+def with_parameters(endpoint: F, **parameters: Any) -> F:
+    """`endpoint` with these (keyword) parameters as FastAPI sees them (`name=annotation`, or
+    `name=(annotation, default)`): for routes whose body model is built per server (a limit, the
+    agent's name in its schema), which no static annotation can name."""
+    signature = []
+    for name, spec in parameters.items():
+        kind, default = spec if isinstance(spec, tuple) else (spec, inspect.Parameter.empty)
+        signature.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default))
+    endpoint.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def event_stream(data: dict[str, dict[str, Any] | None], *, description: str) -> dict[str, Any]:
+    """An OpenAPI `200` of `text/event-stream`: its schema describes one event (`{event, data}`, as
+    OpenAPI 3.1 tools read it), the event's name from `data`'s keys and, for each, the JSON its `data`
+    line holds (`None`: a plain string)."""
+    events = []
+    for name, schema in data.items():
+        line: dict[str, Any] = {"type": "string"}
+        if schema is not None:
+            line |= {"contentMediaType": "application/json", "contentSchema": schema}
+        events.append({"type": "object", "properties": {"event": {"const": name}, "data": line},
+                       "required": ["event", "data"]})
+    one = events[0] if len(events) == 1 else {"type": "object", "oneOf": events}  # (`type` replaces FastAPI's)
+    return {"description": description, "content": {"text/event-stream": {"schema": one}}}
 
 
 def errors_documented(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from graphs.checkpointers import open_checkpointer
 from graphs.errors import AgentConfigError
-from graphs.plan import Plan
+from graphs.plan import ModelPlan, Plan, node_model
 
 __all__ = ["StartupError", "bind", "check_agent", "check_checkpointer", "url_of"]
 
@@ -30,17 +30,37 @@ class StartupError(Exception):
         self.message, self.hint, self.usage = message, hint, usage
 
 
-def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
-    """Build the graph once without a checkpointer, as the server's start-up will: every model the
-    nodes use (its key variable set, or a `base_url`), every tool and python module."""
-    from graphs.builder import build_graph
+def _models_used(plan: Plan, within: str = "") -> dict[str, tuple[ModelPlan, list[str]]]:
+    """Each model alias the nodes call (sub-specs' as `node.alias`) -> its settings and the nodes."""
+    used: dict[str, tuple[ModelPlan, list[str]]] = {}
+    for node_id, node in plan["nodes"].items():
+        alias = node_model(node)
+        if alias is not None:
+            used.setdefault(within + alias, (plan["models"][alias], []))[1].append(within + node_id)
+        if node["kind"] == "subgraph":
+            used.update(_models_used(node["plan"], f"{within}{node_id}."))
+    return used
 
+
+def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
+    """Every model the nodes use can be built (its key variable set, or a `base_url`), then the whole
+    graph, as the server's start-up will build it (tools, python modules), without a checkpointer."""
+    from graphs.builder import build_graph
+    from graphs.models import make_chat_model
+
+    for alias, (settings, nodes) in _models_used(plan).items():
+        try:
+            make_chat_model(settings, override=model_override)
+        except AgentConfigError as exc:
+            raise StartupError(
+                f"model {alias!r} of {plan['name']!r} (nodes {', '.join(nodes)}) cannot be built: {exc}",
+                usage=True, hint="export the variable, give the model a `base_url` (a local server), or serve "
+                                 "offline with `--model scripted`") from None
     try:
         build_graph(plan, base_dir=base_dir, model_override=model_override)
     except AgentConfigError as exc:
         raise StartupError(f"the agent {plan['name']!r} cannot start: {exc}", usage=True,
-                           hint="set the variable it names (or a model's base_url), or serve offline with "
-                                "`--model scripted`") from None
+                           hint="fix the spec's tool or python module it names") from None
 
 
 def check_checkpointer(url: str, base_dir: Path) -> None:

@@ -4,22 +4,21 @@ Each SSE event is named after the vocabulary (`metadata`, `node`, `token`, `tool
 `state`, `error`, `end`) and its `data` is one JSON object (`encode_event`). The thread is held
 before the response starts, so a busy thread is a plain `409`. A client that disconnects cancels
 the producer task, which cancels the model call and restores the thread (see `Agent.turn`).
-
-No `from __future__ import annotations` here: the route's body model is built per server (the
-message limit is in its schema), and FastAPI reads the endpoint's annotations as live objects.
 """
 
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Body, Request
 from fastapi.sse import EventSourceResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from graphs.agent import OpenTurn
-from graphs.events import THREAD_ID_PATTERN, Event
-from graphs.server._fields import ThreadId, message_text
-from graphs.server._openapi import EventStreamDocs, errors_documented
+from graphs.events import THREAD_ID_PATTERN, Event, StateEvent
+from graphs.server._fields import JsonValue, ThreadId, message_text
+from graphs.server._openapi import EventStreamDocs, errors_documented, event_stream, with_parameters
 from graphs.server._state import dumps, server_state
 from graphs.server.limits import Limits
 
@@ -33,15 +32,29 @@ class ChatStreamRequest(BaseModel):
 
     message: str = Field(description="What the user says (or the answer to a pending interrupt).")
     thread_id: ThreadId | None = Field(default=None, description="Continue this thread; a new one when absent.")
-    script: dict[str, list[Any]] | None = Field(
+    script: dict[str, list[JsonValue]] | None = Field(
         default=None, description="Test mode only: scripted-model replies per node id, in order."
     )
-    mocks: dict[str, Any] | None = Field(default=None, description="Test mode only: tool name -> result.")
+    mocks: dict[str, JsonValue] | None = Field(default=None, description="Test mode only: tool name -> result.")
 
 
 def encode_event(event: Event) -> bytes:
     """One event as an SSE block: `event: NAME` and its data as one line of JSON."""
     return b"event: %s\ndata: %s\n\n" % (event.event.encode(), dumps(event.to_data()).encode())
+
+
+def event_data_schemas() -> dict[str, dict[str, Any] | None]:
+    """Each event's name -> the JSON Schema of its `data` (from the event classes themselves)."""
+    schemas: dict[str, dict[str, Any] | None] = {}
+    for kind in get_args(Event):
+        if kind is StateEvent:
+            schema: dict[str, Any] = {"type": "object", "description": "The slots after the turn."}
+        else:
+            schema = TypeAdapter(kind).json_schema(mode="serialization")
+            schema["properties"].pop("event")
+            schema["additionalProperties"] = False
+        schemas[kind.__dataclass_fields__["event"].default] = schema
+    return schemas
 
 
 def router_for(limits: Limits) -> APIRouter:
@@ -54,16 +67,7 @@ def router_for(limits: Limits) -> APIRouter:
                               description="What the user says (or the answer to a pending interrupt)."), ...),
     )
 
-    @router.post(
-        "/chat/stream",
-        response_class=EventStreamDocs,
-        responses={
-            200: {"description": "The turn's events, `metadata` first and `end` (or `error`) last."},
-            **errors_documented("forbidden", "thread_busy", "invalid_request", "bad_thread_id", "message_too_long",
-                                "not_ready"),
-        },
-    )
-    async def chat_stream(body: body_model, request: Request) -> EventSourceResponse:  # type: ignore[valid-type]
+    async def chat_stream(body: ChatStreamRequest, request: Request) -> EventSourceResponse:
         """Run one turn and stream its events.
 
         The turn is opened (thread held) before the response starts, so a busy thread is a `409`.
@@ -72,13 +76,25 @@ def router_for(limits: Limits) -> APIRouter:
         about a quarter of the server's CPU per turn in `benchmarks/bench_streaming.py`. Turns are
         short, so the keep-alive comments it would add are not needed.
         """
-        state, given = server_state(request), cast(ChatStreamRequest, body)
-        state.check_fixtures(given.script, given.mocks)
+        state = server_state(request)
+        state.check_fixtures(body.script, body.mocks)
         turn = await state.require_agent().open_turn(
-            given.message, thread_id=given.thread_id, script=given.script, mocks=given.mocks
+            body.message, thread_id=body.thread_id, script=body.script, mocks=body.mocks
         )
         return EventSourceResponse(_frames(turn))
 
+    router.add_api_route(
+        "/chat/stream",
+        with_parameters(chat_stream, body=Annotated[body_model, Body()], request=Request),
+        methods=["POST"],
+        response_class=EventStreamDocs,
+        responses={
+            200: event_stream(event_data_schemas(),
+                              description="The turn's events, `metadata` first and `end` (or `error`) last."),
+            **errors_documented("forbidden", "thread_busy", "invalid_request", "bad_thread_id", "message_too_long",
+                                "not_ready"),
+        },
+    )
     return router
 
 

@@ -28,7 +28,7 @@ from starlette.websockets import WebSocketDisconnect
 from graphs.agent import OpenTurn
 from graphs.events import THREAD_ID_RULE, ErrorEvent, Event, valid_thread_id
 from graphs.server._errors import ApiError, as_api_error, validation_error
-from graphs.server._fields import message_text
+from graphs.server._fields import JsonValue, message_text
 from graphs.server._state import ServerState, dumps, server_state
 from graphs.server.limits import Limits
 
@@ -45,15 +45,15 @@ class _Frame(BaseModel):
 class MessageFrame(_Frame):
     type: Literal["message"]
     text: str = Field(description="What the user says.")
-    script: dict[str, list[Any]] | None = None
-    mocks: dict[str, Any] | None = None
+    script: dict[str, list[JsonValue]] | None = None
+    mocks: dict[str, JsonValue] | None = None
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"]
-    value: Any = Field(description="The answer to the pending interrupt; a non-string is sent on as JSON.")
-    script: dict[str, list[Any]] | None = None
-    mocks: dict[str, Any] | None = None
+    value: JsonValue = Field(description="The answer to the pending interrupt; a non-string is sent on as JSON.")
+    script: dict[str, list[JsonValue]] | None = None
+    mocks: dict[str, JsonValue] | None = None
 
 
 class CancelFrame(_Frame):

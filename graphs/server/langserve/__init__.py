@@ -13,12 +13,9 @@ Modules: `_schemas` (what the routes accept and return), `_graph` and `_chat` (t
 `_threads` (what both share), `_routes` (validation, the busy check, LangServe's handler).
 """
 
-from fastapi import FastAPI
-
-from graphs.server._state import ServerState
 from graphs.server.langserve._chat import ChatRunnable, history_thread, playground_thread_id, reply_text
 from graphs.server.langserve._graph import GraphRunnable
-from graphs.server.langserve._routes import mount_playground_redirect, mount_runnable
+from graphs.server.langserve._routes import add_langserve_routes
 from graphs.server.langserve._schemas import (
     PlaygroundMessage,
     RequestModels,
@@ -42,18 +39,3 @@ __all__ = [
     "reply_text",
     "state_model",
 ]
-
-
-def add_langserve_routes(app: FastAPI, state: ServerState, *, path: str) -> None:
-    """The graph at `path` (its form playground off), the chat runnable at `path/chat` with the chat
-    playground (when `serve.playground`), and `path/playground/` redirecting there."""
-    playground = state.serve["playground"]
-    title = "".join(part.title() for part in state.name.replace("_", "-").split("-"))
-    graph = GraphRunnable(state.require_agent, state.plan, state.limits)
-    chat = ChatRunnable(state.require_agent, state.name, state.limits)
-    mount_runnable(app, graph, path=path, models=RequestModels(title, graph.get_input_schema()),
-                   get_agent=state.require_agent, chat=False, playground=False)
-    mount_runnable(app, chat, path=f"{path}/chat", models=RequestModels(f"{title}Chat", chat.get_input_schema()),
-                   get_agent=state.require_agent, chat=True, playground=playground)
-    if playground:
-        mount_playground_redirect(app, path=path)

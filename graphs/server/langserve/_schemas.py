@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from graphs.events import THREAD_ID_PATTERN, THREAD_ID_RULE, valid_thread_id
 from graphs.plan import Plan, SlotPlan, parse_slot_type
-from graphs.server._fields import MAX_SAFE_INTEGER, Utf8Text, message_text
+from graphs.server._fields import MAX_SAFE_INTEGER, JsonValue, Utf8Text, message_text
 from graphs.server.limits import Limits
 
 __all__ = ["PlaygroundMessage", "RequestModels", "RunConfig", "chat_input_model", "input_model", "state_model"]
@@ -82,7 +82,7 @@ _SCALARS: dict[str, Any] = {
     "integer": Annotated[int, Strict(), Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)],
     "number": Annotated[float, Strict(), Field(allow_inf_nan=False)],
     "boolean": Annotated[bool, Strict()],
-    "object": dict[str, Any],
+    "object": dict[str, JsonValue],
 }
 Role = Literal["user", "human", "assistant", "ai", "system"]
 
@@ -128,9 +128,10 @@ class PlaygroundMessage(BaseModel):
     """A message of the conversation the chat playground sends back; only an AI message's `runId` is read."""
 
     model_config = ConfigDict(extra="allow", strict=True)
+    __pydantic_extra__: dict[str, JsonValue] = Field(init=False)  # type: ignore[assignment]
 
     type: str | None = None
-    content: Any = None
+    content: JsonValue = None
     runId: str | None = Field(default=None, pattern=_RUN_ID,  # noqa: N815 - the playground's name
                               description="The LangServe run that produced an AI message; names the thread.")
 

@@ -9,8 +9,6 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import get_config_list
 from langchain_core.runnables.utils import ConfigurableFieldSpec
 
-__all__ = ["THREAD_SPEC", "OneAtATimePerThread", "thread_from_config"]
-
 THREAD_SPEC = ConfigurableFieldSpec(
     id="thread_id",
     annotation=str,

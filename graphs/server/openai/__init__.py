@@ -8,8 +8,27 @@ lives in the thread, not in the request. The thread comes from the `X-Thread-Id`
 """
 
 from graphs.server.openai._encoder import ChunkEncoder, completion
-from graphs.server.openai._routes import OPENAI_ERRORS, router
-from graphs.server.openai._schemas import ChatMessage, CompletionRequest, StreamOptions
+from graphs.server.openai._routes import OPENAI_ERRORS, router_for
+from graphs.server.openai._schemas import (
+    ChatCompletion,
+    ChatMessage,
+    CompletionRequest,
+    ContentPart,
+    ModelList,
+    OpenAIErrorBody,
+    StreamOptions,
+)
 
-__all__ = ["OPENAI_ERRORS", "ChatMessage", "ChunkEncoder", "CompletionRequest", "StreamOptions", "completion",
-           "router"]
+__all__ = [
+    "OPENAI_ERRORS",
+    "ChatCompletion",
+    "ChatMessage",
+    "ChunkEncoder",
+    "CompletionRequest",
+    "ContentPart",
+    "ModelList",
+    "OpenAIErrorBody",
+    "StreamOptions",
+    "completion",
+    "router_for",
+]

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse
+from pydantic import Field, create_model
 
 from graphs.agent import OpenTurn
 from graphs.events import EndEvent, ErrorEvent
 from graphs.server._errors import ApiError, ErrorFamily
 from graphs.server._fields import ThreadId
-from graphs.server._openapi import TURN_FAILURES, errors_documented
+from graphs.server._openapi import TURN_FAILURES, errors_documented, event_stream, with_parameters
 from graphs.server._state import server_state
 from graphs.server.openai._encoder import ChunkEncoder, completion
 from graphs.server.openai._schemas import ChatCompletion, CompletionRequest, ModelList, OpenAIErrorBody
 
-__all__ = ["OPENAI_ERRORS", "router"]
+__all__ = ["OPENAI_ERRORS", "router_for"]
 
 _TYPES = {401: "authentication_error", 403: "permission_error", 409: "conflict", 429: "rate_limit_error"}
 
@@ -30,43 +31,46 @@ def _openai_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 OPENAI_ERRORS = ErrorFamily("/v1/", _openai_body, OpenAIErrorBody)
 """Errors under `/v1/` in OpenAI's shape, so OpenAI SDKs raise the matching exception with our message."""
 
-router = APIRouter(tags=["openai"])
+def router_for(name: str) -> APIRouter:
+    """`/v1/models` and `/v1/chat/completions`; `model` is `name` (the schema says so; another is a 404)."""
+    router = APIRouter(tags=["openai"])
+    request_model = create_model(
+        "CompletionRequest", __base__=CompletionRequest,
+        model=(str, Field(description="The agent's name (see `GET /v1/models`).", json_schema_extra={"enum": [name]})),
+    )
 
+    @router.get("/v1/models", response_model=ModelList)
+    async def list_models() -> dict[str, Any]:
+        """The one model this server has: the agent."""
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "factory"}]}
 
-@router.get("/v1/models", response_model=ModelList)
-async def list_models(request: Request) -> dict[str, Any]:
-    """The one model this server has: the agent."""
-    name = server_state(request).name
-    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "factory"}]}
-
-
-@router.post(
-    "/v1/chat/completions",
-    response_model=None,
-    responses={
-        200: {
-            "description": "The answer: one `chat.completion`, or (`stream: true`) `chat.completion.chunk` events.",
-            "model": ChatCompletion,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    router.add_api_route(
+        "/v1/chat/completions",
+        with_parameters(chat_completions, body=Annotated[request_model, Body()], request=Request,
+                        x_thread_id=(Annotated[ThreadId | None, Header(alias="X-Thread-Id")], None)),
+        methods=["POST"],
+        response_model=None,
+        responses={
+            200: {
+                "description": "The answer: one `chat.completion`, or (`stream: true`) `chat.completion.chunk` "
+                               "events.",
+                "model": ChatCompletion,
+                "content": event_stream({"message": None}, description="")["content"],
+            },
+            **errors_documented("not_found", "thread_busy", "invalid_request", "bad_thread_id", "message_too_long",
+                                "not_ready", *TURN_FAILURES),
         },
-        **errors_documented("not_found", "thread_busy", "invalid_request", "bad_thread_id", "message_too_long",
-                            "not_ready", *TURN_FAILURES),
-    },
-)
-async def chat_completions(
-    body: CompletionRequest,
-    request: Request,
-    x_thread_id: Annotated[ThreadId | None, Header(alias="X-Thread-Id")] = None,
-) -> Response:
+    )
+    return router
+
+
+async def chat_completions(body: CompletionRequest, request: Request, x_thread_id: str | None = None) -> Response:
     """Run one turn with the last user message; stream chunks when `stream` is true."""
     state = server_state(request)
     if body.model != state.name:
         raise ApiError("not_found", f"the model {body.model!r} does not exist here; this server serves "
                                     f"{state.name!r}", field="model")
-    users = [m for m in body.messages if m.role == "user"]
-    message = users[-1].text() if users else ""
-    if not message:
-        raise ApiError("invalid_request", "the request needs a user message with text", field="messages")
+    message = [m for m in body.messages if m.role == "user"][-1].text()  # the schema makes sure there is one
     if len(message) > state.limits.max_message_chars:
         raise ApiError("message_too_long", f"the last user message has {len(message)} characters; the limit is "
                                            f"{state.limits.max_message_chars} (serve.max_message_chars)",

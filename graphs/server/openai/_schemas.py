@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from graphs.events import ErrorCode
 from graphs.server._fields import ThreadId, Utf8Text
@@ -43,8 +44,22 @@ class ContentPart(BaseModel):
     text: Utf8Text | None = None
 
 
+_TEXT_PART: JsonDict = {
+    "type": "object",
+    "properties": {"type": {"const": "text"}, "text": {"type": "string", "minLength": 1}},
+    "required": ["type", "text"],
+}
+_USER_HAS_TEXT: JsonDict = {
+    "if": {"properties": {"role": {"const": "user"}}, "required": ["role"]},
+    "then": {"required": ["content"], "properties": {"content": {"anyOf": [
+        {"type": "string", "minLength": 1}, {"type": "array", "contains": _TEXT_PART}]}}},
+}
+
+
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    """A message; a `user` message must have text (a non-empty string, or a non-empty `text` part)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, json_schema_extra=_USER_HAS_TEXT)
 
     role: Role
     content: Utf8Text | list[ContentPart] | None = None
@@ -54,6 +69,12 @@ class ChatMessage(BaseModel):
             return self.content
         return "".join(part.text or "" for part in self.content or [] if part.type == "text")
 
+    @model_validator(mode="after")
+    def _user_has_text(self) -> ChatMessage:
+        if self.role == "user" and not self.text():
+            raise ValueError("a user message needs text: a non-empty `content` string, or a `text` part with text")
+        return self
+
 
 class CompletionRequest(BaseModel):
     """The part of OpenAI's request the agent uses; other fields are accepted and ignored."""
@@ -61,10 +82,23 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(description="The spec's name (see `GET /v1/models`).")
-    messages: list[ChatMessage] = Field(min_length=1, description="The last `user` message is the turn's message.")
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        description="At least one `user` message; the last one is the turn's message (at most "
+                    "`serve.max_message_chars`, else `message_too_long`).",
+        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}},
+                                        "required": ["role"]}},
+    )
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: ThreadId | None = Field(default=None, description="The thread id when no X-Thread-Id header is sent.")
+
+    @field_validator("messages")
+    @classmethod
+    def _has_a_user_message(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if not any(message.role == "user" for message in messages):
+            raise ValueError("the request needs a `user` message: the turn's message is the last one")
+        return messages
 
 
 class _Usage(BaseModel):
