@@ -23,7 +23,7 @@ from graphs.server._errors import (
     error_response,
     validation_error,
 )
-from graphs.server._fields import JsonValue, ThreadId, message_text
+from graphs.server._fields import JsonValue, OpaqueJson, ThreadId, message_text
 from graphs.server._openapi import TURN_FAILURES, errors_documented, event_stream, with_parameters
 from graphs.server._state import ServerState, server_state
 from graphs.server.auth import AuthConfigError
@@ -41,6 +41,7 @@ __all__ = [
     "FieldProblem",
     "JsonValue",
     "Limits",
+    "OpaqueJson",
     "ProblemBody",
     "ServerState",
     "StartupError",

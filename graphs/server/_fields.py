@@ -18,7 +18,7 @@ from typing_extensions import TypeAliasType
 from graphs.events import THREAD_ID_PATTERN, THREAD_ID_RULE, valid_thread_id
 from graphs.server._errors import is_utf8
 
-__all__ = ["JsonValue", "ThreadId", "message_text"]
+__all__ = ["JsonValue", "OpaqueJson", "ThreadId", "message_text"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON client reads exactly; numbers a client sends stay within +-this."""
@@ -116,3 +116,12 @@ class _JsonValueType:
 
 JsonValue = Annotated[Any, _JsonValueType()]
 """A free-form value a client sends (an `object` slot, a tool mock): stored and echoed safely."""
+
+OpaqueJson = Annotated[
+    Any,
+    AfterValidator(_check_json),
+    WithJsonSchema({"description": f"Any JSON value: numbers between -(2**53 - 1) and 2**53 - 1, nested at most "
+                                   f"{MAX_JSON_DEPTH} levels deep."}),
+]
+"""`JsonValue` checked the same way, published without the recursive schema: for the schemas the chat
+playground reads, whose reference resolver cannot follow a recursive `$ref`."""

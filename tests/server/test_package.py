@@ -15,7 +15,8 @@ import graphs.server
 
 PUBLIC = [
     "DEFAULT_FAMILY", "TEST_MODE_ENV", "TURN_FAILURES", "ApiError", "AuthConfigError", "ErrorFamily", "FactoryApp",
-    "FieldProblem", "JsonValue", "Limits", "ProblemBody", "ServerState", "StartupError", "ThreadId", "TurnFailed",
+    "FieldProblem", "JsonValue", "Limits", "OpaqueJson", "ProblemBody", "ServerState", "StartupError", "ThreadId",
+    "TurnFailed",
     "add_error_family", "as_api_error", "create_app", "error_code_table", "error_response", "errors_documented",
     "event_stream", "message_text", "served_checkpointer_url", "server_state", "validation_error", "with_parameters",
 ]

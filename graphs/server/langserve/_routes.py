@@ -8,9 +8,11 @@ LangServe could only send a generic error event), and only then LangServe's `API
 request. The routes and their JSON are LangServe's, so `RemoteRunnable` and the playground work
 unchanged.
 
-LangServe's `c/{config_hash}/...` variants are not served: they exist for the default playground's
-share links (the graph's default playground is off; the chat playground never uses them), and a
-path parameter that must be an LZString of a JSON config is one no OpenAPI schema can describe.
+LangServe's `c/{config_hash}/...` variants of the run routes are not served: they exist for the
+default playground's share links (the graph's default playground is off; the chat playground runs
+on the plain routes), and a path parameter that must be an LZString of a JSON config is one no
+OpenAPI schema can describe. The schema routes keep theirs (the chat playground reads
+`c/{hash}/input_schema`): the hash is accepted and ignored, as these schemas do not depend on a config.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from langchain_core.runnables import Runnable
 from langserve import APIHandler
@@ -63,7 +65,8 @@ class _Mount:
         for endpoint, method in _POSTS.items():
             self._post(endpoint, getattr(self.handler, method))
         for endpoint in _GETS:
-            self._get(endpoint, getattr(self.handler, endpoint))
+            for hashed in (False, True):
+                self._get(endpoint, getattr(self.handler, endpoint), hashed=hashed)
         if playground:
             handler = self.handler
 
@@ -93,12 +96,17 @@ class _Mount:
             responses={200: ok, **errors},
         )
 
-    def _get(self, endpoint: str, call: Callable[..., Awaitable[Response]]) -> None:
-        async def schema(request: Request) -> Response:
-            return await call(request)
+    def _get(self, endpoint: str, call: Callable[..., Awaitable[Response]], *, hashed: bool) -> None:
+        async def schema(request: Request, config_hash: str = "") -> Response:
+            return await call(request)  # the schemas of these runnables do not depend on a config
 
+        parameters: dict[str, Any] = {"request": Request}
+        if hashed:
+            parameters["config_hash"] = Annotated[str, Path(description="A playground config hash (ignored).")]
         self.app.add_api_route(
-            f"{self.path}/{endpoint}", schema, methods=["GET"], name=f"{self.tag} {endpoint}", tags=[self.tag],
+            f"{self.path}{'/c/{config_hash}' if hashed else ''}/{endpoint}",
+            with_parameters(schema, **parameters), methods=["GET"],
+            name=f"{self.tag} {endpoint}" + (" with config" if hashed else ""), tags=[self.tag],
             response_model=None,
             responses={200: {"description": f"The runnable's {endpoint.replace('_', ' ')} (a JSON Schema).",
                              "content": {"application/json": {"schema": {"type": "object"}}}}},

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from graphs.events import THREAD_ID_PATTERN, THREAD_ID_RULE, valid_thread_id
 from graphs.plan import Plan, SlotPlan, parse_slot_type
-from graphs.server._fields import MAX_SAFE_INTEGER, JsonValue, Utf8Text, message_text
+from graphs.server._fields import MAX_SAFE_INTEGER, JsonValue, OpaqueJson, Utf8Text, message_text
 from graphs.server.limits import Limits
 
 __all__ = ["PlaygroundMessage", "RequestModels", "RunConfig", "chat_input_model", "input_model", "state_model"]
@@ -128,10 +128,10 @@ class PlaygroundMessage(BaseModel):
     """A message of the conversation the chat playground sends back; only an AI message's `runId` is read."""
 
     model_config = ConfigDict(extra="allow", strict=True)
-    __pydantic_extra__: dict[str, JsonValue] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, OpaqueJson] = Field(init=False)  # type: ignore[assignment]
 
     type: str | None = None
-    content: JsonValue = None
+    content: OpaqueJson = None
     runId: str | None = Field(default=None, pattern=_RUN_ID,  # noqa: N815 - the playground's name
                               description="The LangServe run that produced an AI message; names the thread.")
 
