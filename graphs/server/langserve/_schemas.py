@@ -168,7 +168,10 @@ class RequestModels:
         self.stream = create_model(f"{name}StreamRequest", __config__=_STRICT, **body)
         self.stream_log = create_model(f"{name}StreamLogRequest", __config__=_STRICT, **body, **filters,
                                        diff=(bool, Field(default=False, description="Send JSON patches.")))
-        self.stream_events = create_model(f"{name}StreamEventsRequest", __config__=_STRICT, **body, **filters)
+        version: dict[str, Any] = {"version": (Literal["v2"] | None, Field(
+            default=None, description="The events' schema version: v2 only."))}
+        self.stream_events = create_model(f"{name}StreamEventsRequest", __config__=_STRICT, **body, **filters,
+                                          **version)
         self.batch = create_model(
             f"{name}BatchRequest",
             __base__=_BatchBase,
