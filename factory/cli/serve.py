@@ -6,13 +6,16 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from factory.cli._common import ModelOption, SpecArg, checkpointer_url, load_plan
 from factory.cli._output import err_console
 from factory.errors import ExitCode, UserError
+
+if TYPE_CHECKING:
+    from graphs.server import Limits
 
 __all__ = ["register", "serve"]
 
@@ -79,8 +82,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve SPEC over HTTP: LangServe routes and playground, /chat/stream, /ws/chat, /v1/chat/completions."""
-    import uvicorn
-
     from graphs.server import AuthConfigError
     from graphs.server.preflight import url_of
 
@@ -90,7 +91,6 @@ def serve(
     except AuthConfigError as exc:
         raise UserError(str(exc)) from None
     sock = _preflight(app, spec, host, port, model)
-    limits = app.state.factory.limits
     url = url_of(sock)
     path = next(
         (r.path.removesuffix("/invoke") for r in app.routes if getattr(r, "path", "").endswith("/chat/invoke")),
@@ -98,28 +98,40 @@ def serve(
     )
     err_console.print(f"[bold]{app.title}[/] on {url}  playground {url}{path}/playground/  "
                       f"test page {url}/test/streaming", soft_wrap=True)
-    if not reload:
-        server = uvicorn.Server(uvicorn.Config(app, **limits.uvicorn_options()))
-        server.run(sockets=[sock])
-        if not server.started:
-            raise UserError(
-                "the server did not start (see the log above)",
-                hint="check the checkpointer URL, the port and the spec's tools",
-                exit_code=ExitCode.BUILD_FAILED,
-            )
-        return
-    port = sock.getsockname()[1]  # `--reload` binds in uvicorn's supervisor: hand it the port found
+    if reload:
+        _run_reloading(spec, options, host, sock, app.state.factory.limits)
+    else:
+        _run(app, sock)
+
+
+def _run(app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **app.state.factory.limits.uvicorn_options()))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise UserError(
+            "the server did not start (see the log above)",
+            hint="check the checkpointer URL, the port and the spec's tools",
+            exit_code=ExitCode.BUILD_FAILED,
+        )
+
+
+def _run_reloading(spec: Path, options: dict[str, Any], host: str, sock: socket.socket, limits: Limits) -> None:
+    """uvicorn's reloader binds in its own supervisor: it gets the port the pre-flight found."""
+    import uvicorn
+
+    port = sock.getsockname()[1]
     sock.close()
     os.environ[SPEC_ENV] = str(spec.resolve())
     os.environ[OPTIONS_ENV] = json.dumps(options)
-    folder = str(spec.resolve().parent)
     uvicorn.run(
         "factory.cli.serve:reload_app",
         factory=True,
         host=host,
         port=port,
         reload=True,
-        reload_dirs=[folder],
+        reload_dirs=[str(spec.resolve().parent)],
         reload_includes=["*.yaml", "*.yml", "*.md", "*.py"],
         **limits.uvicorn_options(),
     )

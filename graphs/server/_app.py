@@ -68,47 +68,46 @@ def create_app(
         AuthConfigError: `serve.auth` names a key variable that is empty.
     """
     serve = serve_settings(plan)
-    path = (serve["path"] or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
-    limits = Limits.from_serve(serve)
-    url = served_checkpointer_url(plan, base_dir=base_dir, checkpointer=checkpointer)
     state = ServerState(
         plan=plan,
         serve=serve,
-        limits=limits,
+        limits=Limits.from_serve(serve),
         api_keys=load_api_keys(serve),
-        checkpointer_url=url,
+        checkpointer_url=served_checkpointer_url(plan, base_dir=base_dir, checkpointer=checkpointer),
         test_mode=test_mode or os.environ.get(TEST_MODE_ENV, "") in ("1", "true", "yes"),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _reset_sse_starlette()
-        async with Agent.open(plan, checkpointer=url, base_dir=base_dir, model_override=model_override) as agent:
+        async with Agent.open(plan, checkpointer=state.checkpointer_url, base_dir=base_dir,
+                              model_override=model_override) as agent:
             state.agent = agent
             try:
                 yield
             finally:
                 state.agent = None
 
-    app = FactoryApp(
-        title=plan["name"],
-        description=plan["description"] or "",
-        version=str(plan["plan"]),
-        lifespan=lifespan,
-        max_body_size=limits.max_body_bytes,
-    )
+    app = FactoryApp(title=plan["name"], description=plan["description"] or "", version=str(plan["plan"]),
+                     lifespan=lifespan, max_body_size=state.limits.max_body_bytes)
     app.state.factory = state
     install_error_handlers(app)
     add_error_family(app, OPENAI_ERRORS)
-    for router in (health.router, sse.router_for(limits), websocket.router_for(limits), openai_router_for(plan["name"]),
-                   pages.router):
+    for router in (health.router, sse.router_for(state.limits), websocket.router_for(state.limits),
+                   openai_router_for(plan["name"]), pages.router):
         app.include_router(router)
+    path = (serve["path"] or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
     add_langserve_routes(app, state, path=path)
-    playground_prefixes = (f"{path}/chat/playground", f"{path}/playground")
     install_openapi(app, auth=bool(state.api_keys), open_paths=OPEN_PATHS)
+    _add_middleware(app, state, playground=(f"{path}/chat/playground", f"{path}/playground"))
+    return app
+
+
+def _add_middleware(app: FastAPI, state: ServerState, *, playground: tuple[str, ...]) -> None:
+    """API keys (the playground's files stay open), then CORS outside them (a preflight needs no key)."""
     if state.api_keys:
-        app.add_middleware(ApiKeyMiddleware, keys=state.api_keys, open_prefixes=playground_prefixes)
-    origins = serve["cors_origins"]
+        app.add_middleware(ApiKeyMiddleware, keys=state.api_keys, open_prefixes=playground)
+    origins = state.serve["cors_origins"]
     if origins:
         app.add_middleware(
             CORSMiddleware,
@@ -118,4 +117,3 @@ def create_app(
             expose_headers=["X-Thread-Id", "X-Request-Id"],
             allow_credentials="*" not in origins,
         )
-    return app
