@@ -88,6 +88,8 @@ def check_checkpointer(url: str, base_dir: Path) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before uvicorn starts: a busy port is a message, and port 0 picks a
     free one (`sock.getsockname()[1]` is the real port). Hand it to `uvicorn.Server.run(sockets=[...])`."""
+    if not 0 <= port <= 65535:  # getaddrinfo would wrap 70000 around to 4464
+        raise StartupError(f"--port {port} is not a port", hint="use 1-65535, or 0 for any free port", usage=True)
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
