@@ -9,6 +9,7 @@ replacing FastAPI's default `HTTPValidationError`, which is not what the server 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -110,9 +111,9 @@ def _complete(schema: dict[str, Any], app: FastAPI, *, auth: bool, open_paths: t
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400 and _default_or_none(response):
                     response["content"] = {"application/json": {"schema": {"$ref": ref}}}
-    text = str(schema.get("paths"))
-    for name in _DEFAULT_SCHEMAS:
-        if f"/{name}'" not in text:
+    used = json.dumps(schema.get("paths"))
+    for name in _DEFAULT_SCHEMAS:  # FastAPI's validation-error schemas, now that nothing refers to them
+        if f'"#/components/schemas/{name}"' not in used:
             components.pop(name, None)
 
 

@@ -101,20 +101,20 @@ class CompletionRequest(BaseModel):
         return messages
 
 
-class _Usage(BaseModel):
+class CompletionUsage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-class _AnswerMessage(BaseModel):
+class AnswerMessage(BaseModel):
     role: Literal["assistant"]
     content: str
 
 
-class _Choice(BaseModel):
+class CompletionChoice(BaseModel):
     index: int
-    message: _AnswerMessage
+    message: AnswerMessage
     finish_reason: Literal["stop"]
     logprobs: None
 
@@ -126,12 +126,12 @@ class ChatCompletion(BaseModel):
     object: Literal["chat.completion"]
     created: int
     model: str
-    choices: list[_Choice]
-    usage: _Usage
+    choices: list[CompletionChoice]
+    usage: CompletionUsage
     thread_id: str
 
 
-class _Model(BaseModel):
+class ModelCard(BaseModel):
     id: str
     object: Literal["model"]
     created: int
@@ -140,12 +140,10 @@ class _Model(BaseModel):
 
 class ModelList(BaseModel):
     object: Literal["list"]
-    data: list[_Model]
+    data: list[ModelCard]
 
 
-class _OpenAIError(BaseModel):
-    model_config = ConfigDict(title="OpenAIErrorDetail")
-
+class OpenAIErrorDetail(BaseModel):
     message: str
     type: str = Field(description="invalid_request_error, authentication_error, permission_error, conflict, "
                                   "rate_limit_error or server_error.")
@@ -158,5 +156,5 @@ class OpenAIErrorBody(BaseModel):
 
     model_config = ConfigDict(title="OpenAIError")
 
-    error: _OpenAIError
+    error: OpenAIErrorDetail
 
