@@ -13,34 +13,35 @@ The check is plain ASGI middleware so it covers every route, LangServe's include
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from http.cookies import SimpleCookie
-from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AUTH_REASON", "COOKIE", "ApiKeyMiddleware", "load_api_keys"]
+from graphs.plan import ServePlan
+from graphs.server._errors import ApiError, error_response
+
+__all__ = ["AUTH_REASON", "COOKIE", "OPEN_PATHS", "ApiKeyMiddleware", "AuthConfigError", "load_api_keys"]
 
 COOKIE = "factory_api_key"
 WS_POLICY_VIOLATION = 1008
 # The close reason of a WebSocket without a valid key; clients tell it from `bad thread id` by "api key".
 AUTH_REASON = "invalid or missing api key (send ?api_key=KEY or an Authorization header)"
 # Routes that reveal nothing and run nothing: probes, docs and static pages (their API calls are checked).
-_OPEN_PATHS = ("/health", "/ready", "/docs", "/redoc", "/openapi.json", "/test/streaming", "/favicon.ico")
+OPEN_PATHS = ("/health", "/ready", "/docs", "/redoc", "/openapi.json", "/test/streaming", "/favicon.ico")
 
 
 class AuthConfigError(RuntimeError):
     """Auth is configured but no key is available: refuse to start rather than serve unprotected."""
 
 
-def load_api_keys(serve: dict[str, Any]) -> frozenset[str]:
+def load_api_keys(serve: ServePlan) -> frozenset[str]:
     """The accepted keys; empty when the spec asks for no auth."""
-    auth = serve.get("auth") or {}
-    env = auth.get("api_keys_env")
-    if not env:
+    auth = serve["auth"]
+    if not auth:
         return frozenset()
+    env = auth["api_keys_env"]
     keys = frozenset(k.strip() for k in os.environ.get(env, "").split(",") if k.strip())
     if not keys:
         raise AuthConfigError(
@@ -63,13 +64,13 @@ class ApiKeyMiddleware:
         elif scope["type"] == "websocket":
             await _close_ws(receive, send)
         else:
-            await _unauthorized(send)
+            await _unauthorized(scope, receive, send)
 
     def _is_open(self, scope: Scope) -> bool:
         path: str = scope.get("path", "")
         if scope["type"] == "http" and scope.get("method") == "OPTIONS":
             return True  # CORS preflight never carries credentials
-        if path in _OPEN_PATHS:
+        if path in OPEN_PATHS:
             return True
         # the playground's HTML and assets (its API calls go to other paths and are checked)
         return scope.get("method") == "GET" and any(path.startswith(p) for p in self.open_prefixes)
@@ -105,22 +106,10 @@ class ApiKeyMiddleware:
         return []
 
 
-async def _unauthorized(send: Send) -> None:
-    body = json.dumps(
-        {"detail": "a valid API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
+    error = ApiError("unauthorized", "a valid API key is required: send `Authorization: Bearer KEY` or "
+                                     "`X-API-Key: KEY`", headers={"WWW-Authenticate": "Bearer"})
+    await error_response(scope, error)(scope, receive, send)
 
 
 async def _close_ws(receive: Receive, send: Send) -> None:

@@ -1,8 +1,8 @@
 """Request limits: body size (413), message length (422), WebSocket frame size.
 
-The numbers come from the plan's `serve` settings (`max_body_bytes`, `max_message_chars`); the
-environment may lower or raise them for one deployment (`FACTORY_MAX_BODY_BYTES`,
-`FACTORY_MAX_MESSAGE_CHARS`).
+The numbers come from the plan's `serve` settings (`max_body_bytes`, `max_message_chars`, defaults in
+`graphs.plan.SERVE_DEFAULTS`); the environment may lower or raise them for one deployment
+(`FACTORY_MAX_BODY_BYTES`, `FACTORY_MAX_MESSAGE_CHARS`).
 """
 
 from __future__ import annotations
@@ -11,23 +11,23 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Limits"]
+from graphs.plan import SERVE_DEFAULTS, ServePlan
 
-DEFAULT_MAX_BODY_BYTES = 65536
-DEFAULT_MAX_MESSAGE_CHARS = 8000
+__all__ = ["Limits"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = SERVE_DEFAULTS["max_body_bytes"]
     """Largest HTTP request body, and largest WebSocket frame, in bytes."""
-    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    max_message_chars: int = SERVE_DEFAULTS["max_message_chars"]
     """Longest user message, in characters."""
 
     @classmethod
-    def from_serve(cls, serve: dict[str, Any]) -> Limits:
-        body = _env_int("FACTORY_MAX_BODY_BYTES") or serve.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES
-        chars = _env_int("FACTORY_MAX_MESSAGE_CHARS") or serve.get("max_message_chars") or DEFAULT_MAX_MESSAGE_CHARS
+    def from_serve(cls, serve: ServePlan) -> Limits:
+        """The limits of `serve` (from `graphs.plan.serve_settings`), the environment's first."""
+        body = _env_int("FACTORY_MAX_BODY_BYTES") or serve["max_body_bytes"]
+        chars = _env_int("FACTORY_MAX_MESSAGE_CHARS") or serve["max_message_chars"]
         return cls(max_body_bytes=int(body), max_message_chars=int(chars))
 
     @property
@@ -43,14 +43,6 @@ class Limits:
         that request then dies with a connection reset (seen in the 200-stream soak).
         """
         return {"ws_max_size": self.ws_hard_max_bytes, "timeout_keep_alive": 75}
-
-    def message_error(self, text: str) -> str | None:
-        if len(text) > self.max_message_chars:
-            return (
-                f"the message has {len(text)} characters; the limit is {self.max_message_chars} "
-                "(serve.max_message_chars)"
-            )
-        return None
 
 
 def _env_int(name: str) -> int | None:

@@ -12,7 +12,7 @@ import html
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from graphs.server._turns import server_state
+from graphs.server._state import server_state
 
 __all__ = ["router"]
 
@@ -111,7 +111,7 @@ async def streaming_page(request: Request) -> HTMLResponse:
     plan = server_state(request).plan
     page = (
         _PAGE.replace("__NAME__", html.escape(plan["name"]))
-        .replace("__DESCRIPTION__", html.escape(plan.get("description") or ""))
+        .replace("__DESCRIPTION__", html.escape(plan["description"] or ""))
         .replace("__MODEL__", html.escape(plan["name"]))
     )
     return HTMLResponse(page)

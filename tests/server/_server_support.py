@@ -97,6 +97,14 @@ def echo_plan(base_url: str, **serve: Any) -> dict[str, Any]:
     return plan
 
 
+def error_of(response: httpx.Response) -> tuple[str, str]:
+    """`(code, message)` of an error answer: OpenAI's `{"error": {...}}` under `/v1/`, else ours."""
+    body = response.json()
+    if response.request.url.path.startswith("/v1/"):
+        return body["error"]["code"], body["error"]["message"]
+    return body["code"], body["detail"]
+
+
 def stream(client: httpx.Client, **body: Any) -> list[tuple[str, dict[str, Any]]]:
     """One `/chat/stream` turn: its events as (name, data)."""
     with connect_sse(client, "POST", "/chat/stream", json=body) as source:

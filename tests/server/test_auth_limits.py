@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import openai
 import pytest
-from _server_support import LiveServer, echo_plan
+from _server_support import LiveServer, echo_plan, error_of
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -37,7 +37,8 @@ def keyed_server(mock_llm: MockLLMServer, tmp_path: Path, monkeypatch: pytest.Mo
 def test_routes_need_a_key(keyed_server: LiveServer, method: str, path: str) -> None:
     with keyed_server.client() as client:
         response = client.request(method, path, json={})
-        assert response.status_code == 401 and "API key" in response.json()["detail"]
+        assert response.status_code == 401 and error_of(response)[0] == "unauthorized"
+        assert "API key" in error_of(response)[1] and response.headers["www-authenticate"] == "Bearer"
         assert client.request(method, path, json={}, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert client.request(method, path, json={}, headers={"X-API-Key": "k-two"}).status_code != 401
 
@@ -91,9 +92,9 @@ def test_an_oversized_body_is_a_json_413_on_every_route(echo_server: LiveServer,
         body = json.dumps({"input": "x" * 70000})
         response = client.post(path, content=body, headers={"content-type": "application/json"})
         chunked = client.post(path, content=iter([body.encode()]))  # no content-length: counted as it arrives
-    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
-    assert "65536" in response.json()["detail"]
-    assert chunked.status_code == 413 and chunked.json()["detail"]
+    assert response.status_code == 413 and error_of(response)[0] == "body_too_large"
+    assert "65536" in error_of(response)[1]
+    assert chunked.status_code == 413 and error_of(chunked) == error_of(response)
 
 
 def test_cors_allows_the_configured_origin_only(keyed_server: LiveServer) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _server_support import LiveServer, stream
+from _server_support import LiveServer, error_of, stream
 from langserve import RemoteRunnable
 
 from factory.mockllm import MockLLMServer
@@ -86,7 +86,7 @@ def test_playground_threads_follow_the_first_ai_message_run_id(echo_server: Live
 
 
 def test_playground_thread_id(echo_server: LiveServer) -> None:
-    from graphs.server.langserve_routes import playground_thread_id
+    from graphs.server.langserve import playground_thread_id
 
     assert playground_thread_id([], "r1") == "playground-r1"
     history = [{"type": "human", "content": "x"}, {"type": "ai", "content": "y", "runId": "r0"}]
@@ -136,7 +136,7 @@ def test_a_failed_graph_run_restores_the_thread(echo_server: LiveServer, mock_ll
         assert ok.status_code == 200
         mock_llm.set_script({"queue": [{"fail": {"status": 500}}], "default": {"text": "Recovered."}})
         failed = client.post("/echo-bot/invoke", json={"input": {"messages": [_msg("two")]}, "config": config})
-        assert failed.status_code == 500
+        assert failed.status_code == 502 and error_of(failed) == ("model_error", "the model server answered HTTP 500")
         assert echo_server.state("ls-restore") == {"turns": 1}  # count_turn's checkpoint was undone
         events = stream(client, message="three", thread_id="ls-restore")
     assert dict(events)["state"] == {"turns": 2} and events[-1][1]["reply"] == "Recovered."

@@ -79,7 +79,7 @@ def test_unknown_model_is_404(echo_server: LiveServer) -> None:
         ({"user": "bad id!"}, {}, "bad_thread_id"),
         ({}, {"X-Thread-Id": "x" * 200}, "bad_thread_id"),
         ({"messages": "hi"}, {}, "invalid_request"),
-        ({"messages": [{"role": "user", "content": "\ud800"}]}, {}, "bad_text"),
+        ({"messages": [{"role": "user", "content": "\ud800"}]}, {}, "invalid_request"),
     ],
 )
 def test_bad_requests_are_openai_errors_and_leave_the_thread_free(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -116,3 +117,70 @@ def test_the_image_entrypoint_reports_a_bad_checkpointer_without_a_traceback(tmp
                                 "--base-dir", str(root / "specs"), "--checkpointer", url],
                                capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == code and text in done.stderr and "Traceback" not in done.stderr
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "FACTORY_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), **extra}
+    for name in ("FACTORY_CHECKPOINTER", "FACTORY_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
+def test_serve_without_the_model_key_is_one_message_and_exit_2(tmp_path: Path) -> None:
+    """The spec's models need $OPENAI_API_KEY: the pre-flight says so before uvicorn starts."""
+    served = subprocess.run([sys.executable, "-m", "factory", "serve", str(SALES_SPEC), "--port", "0"],
+                            capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=60)
+    from factory.compiler import compile_plan
+    from factory.language.loader import load_spec
+
+    (tmp_path / "plan.json").write_text(json.dumps(compile_plan(load_spec(SALES_SPEC))))
+    image = subprocess.run([sys.executable, "-m", "graphs.server", "--plan", str(tmp_path / "plan.json"),
+                            "--base-dir", str(SALES_SPEC.parent), "--port", "0"],
+                           capture_output=True, text=True, env=_env(tmp_path), timeout=60)
+    for done in (served, image):
+        text = " ".join(" ".join(line.strip(" │╭╮╰╯─").split()) for line in done.stderr.splitlines())  # unboxed
+        assert done.returncode == 2, done.stderr
+        assert "model 'main' of 'sales-discovery' (nodes understand, ask_company" in text, done.stderr
+        assert "$OPENAI_API_KEY" in text and "--model scripted" in text, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 10, done.stderr
+
+
+def _url_once_ready(proc: subprocess.Popen[str]) -> str:
+    """The URL the server printed (`--port 0` picks the port), once `/ready` answers there."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:
+        found = re.search(r"on (http://127\.0\.0\.1:(\d+))", line)
+        if found:
+            assert found[2] != "0"
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{found[1]}/ready", timeout=1).status_code == 200:
+                        return found[1]
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+        assert time.monotonic() < deadline, "no URL printed"
+    raise AssertionError(f"the server exited ({proc.poll()}) without printing its URL")
+
+
+def test_port_0_picks_a_free_port_and_prints_the_real_url(tmp_path: Path) -> None:
+    from factory.compiler import compile_plan
+    from factory.language.loader import load_spec
+
+    (tmp_path / "plan.json").write_text(json.dumps(compile_plan(load_spec(SALES_SPEC))))
+    commands = [
+        [sys.executable, "-m", "factory", "serve", str(SALES_SPEC), "--port", "0", "--model", "scripted"],
+        [sys.executable, "-m", "graphs.server", "--plan", str(tmp_path / "plan.json"), "--base-dir",
+         str(SALES_SPEC.parent), "--port", "0", "--model", "scripted"],
+    ]
+    for command in commands:
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                env=_env(tmp_path), cwd=tmp_path)
+        try:
+            url = _url_once_ready(proc)
+            body = httpx.post(f"{url}/chat/stream", json={"message": "Hello!"}, timeout=20).text
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert "event: end" in body, (command, body)

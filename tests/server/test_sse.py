@@ -134,7 +134,7 @@ def test_two_turns_on_one_thread_at_once_the_second_is_refused(
         (json.dumps({"message": "x" * 9000}).encode(), 422, "limit is 8000"),
         (json.dumps({"message": "x" * 70000}).encode(), 413, ""),
         (json.dumps({"message": "hi", "script": {"answer": ["x"]}}).encode(), 403, "test-mode"),
-        (json.dumps({"message": "hi", "thread_id": "bad id!"}).encode(), 422, "pattern"),
+        (json.dumps({"message": "hi", "thread_id": "bad id!"}).encode(), 422, "thread id is 1 to 128"),
         (b'{"message": "\\ud800"}', 422, "unicode"),  # a lone surrogate: not UTF-8, and the 422 is encodable
     ],
 )

@@ -27,8 +27,8 @@ from graphs.agent import Agent, ThreadBusy
 from graphs.events import ERROR_CODES, ErrorCode
 from graphs.plan import Plan
 from graphs.runs import Runs
-from graphs.server._turns import ServerState, server_state
-from graphs.server.errors import AsciiJSONResponse
+from graphs.server._errors import AsciiJSONResponse
+from graphs.server._state import ServerState, server_state
 from graphs.threads import ThreadRecord, ThreadStore
 
 __all__ = [

@@ -23,10 +23,10 @@ from fastapi.sse import EventSourceResponse
 
 from graphs.agent import OpenTurn
 from graphs.runs import TAIL, RunRecord, RunStatus, StreamItem
+from graphs.server._errors import is_utf8
 from graphs.server.agent_server._context import ApiError, ApiRoute, Context, context, dumps, invalid
 from graphs.server.agent_server._encode import Encoder, needs_step_events
 from graphs.server.agent_server._models import ID_PATTERN, ErrorOut, InputMessage, RunCreate, RunOut, StreamMode
-from graphs.server.errors import is_utf8
 
 __all__ = ["router"]
 
