@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from spec_test_helpers import write_mini
+from spec_test_helpers import clean_env, write_mini
 
 from factory.testing import RunReport
 
@@ -31,7 +31,7 @@ FAILING = """\
 
 def factory(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(FACTORY), "test", *map(str, args)], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "COLUMNS": "200"})
+                          env=clean_env(NO_COLOR="1", COLUMNS="200"))
 
 
 def test_exit_0_when_all_pass_with_plain_progress_lines(mini: Path) -> None:

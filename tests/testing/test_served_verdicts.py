@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from spec_test_helpers import write_mini
+from spec_test_helpers import clean_env, write_mini
 from test_example_specs import EXAMPLES
 
 from factory.errors import UserError
@@ -36,7 +36,7 @@ def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
     if test_mode:
         args.append("--test-mode")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={"PATH": "/usr/bin:/bin", "FACTORY_TEST_MODE": ""})
+                               env=clean_env(FACTORY_TEST_MODE=""))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
