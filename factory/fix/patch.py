@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,7 +124,14 @@ def _scalar_text(value: Any, node: yaml.ScalarNode, key: yaml.Node | None, text:
         body = "".join(f"{indent}{line}\n" if line else "\n" for line in value.rstrip("\n").split("\n"))
         chomp = "" if value.endswith("\n") else "-"
         return f"|{chomp}\n{body}"
+    if isinstance(value, str) and not node.style and _PLAIN_WORD.fullmatch(value) and \
+            value.lower() not in _YAML_WORDS:
+        return value  # a plain word stays plain (the written text is parsed again and must read the same)
     return json.dumps(value, ensure_ascii=False)
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_YAML_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 
 
 def _surgical(text: str, operations: list[dict[str, Any]]) -> str | None:

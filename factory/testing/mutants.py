@@ -108,20 +108,21 @@ def _edges(data: dict[str, Any], nodes: list[str]) -> Iterator[Mutant]:
     for k, edge in enumerate(edges):
         source, target, when = edge.get("from"), edge.get("to"), edge.get("when")
         siblings = [e for e in edges if e.get("from") == source]
-        arrow = f"{source} -> {target}"
+        arrow = f"{source} -> {target}" + (f" (when {when})" if isinstance(when, str) else "")
         if isinstance(when, str):
-            yield Mutant("negate_condition", f"{arrow}: when !({when})", ("edges", k, "when"),
+            yield Mutant("negate_condition", f"{source} -> {target}: when !({when})", ("edges", k, "when"),
                          [{"op": "replace", "path": f"/edges/{k}/when", "value": f"!({when})"}])
             pool = _pool([e["when"] for e in siblings if isinstance(e.get("when"), str)], enums)
             for new, change in _literal_variants(when, pool):
-                yield Mutant("change_condition_constant", f"{arrow}: when {new} ({change})", ("edges", k, "when"),
+                yield Mutant("change_condition_constant", f"{source} -> {target}: when {new} ({change})",
+                             ("edges", k, "when"),
                              [{"op": "replace", "path": f"/edges/{k}/when", "value": new}])
         targets = [e.get("to") for e in siblings] + ["end"] + [n for n in nodes if n != source]
         others = [t for t in dict.fromkeys(targets) if isinstance(t, str) and t != target]
         for other in others[:RETARGETS_PER_EDGE]:
             yield Mutant("retarget_edge", f"{arrow} now leads to {other}", ("edges", k, "to"),
                          [{"op": "replace", "path": f"/edges/{k}/to", "value": other}])
-        yield Mutant("remove_edge", f"{arrow}{f' (when {when})' if when else ''} removed", ("edges", k),
+        yield Mutant("remove_edge", f"{arrow} removed", ("edges", k),
                      [{"op": "remove", "path": f"/edges/{k}"}])
 
 
