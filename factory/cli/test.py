@@ -141,8 +141,9 @@ def _mutate(run: _Run, chosen: list[tuple[Any, Any]], *, json_path: Path | None,
     reports = []
     for loaded, _plan in chosen:
         run.console.print(f"mutating {loaded.source.file} ...")
-        report = asyncio.run(arun_mutation(loaded, model=run.model, selection=run.selection,
-                                           jobs=jobs or os.cpu_count() or 1))
+        with run.console.status("testing the mutants") as status:
+            report = asyncio.run(arun_mutation(loaded, model=run.model, selection=run.selection,
+                                               jobs=jobs or os.cpu_count() or 1, on_result=_counter(status)))
         print_mutation(report, run.console)
         reports.append(report)
     if json_path:
@@ -151,6 +152,17 @@ def _mutate(run: _Run, chosen: list[tuple[Any, Any]], *, json_path: Path | None,
     for r in low:
         run.console.print(f"[red]{r.spec}: mutation score {r.score} is below --min-score {min_score}[/]")
     raise typer.Exit(ExitCode.TESTS_FAILED if low else ExitCode.OK)
+
+
+def _counter(status: Any) -> Any:
+    """A callback that shows how many mutants are done on a Rich status line."""
+    done = [0]
+
+    def tested(_result: object) -> None:
+        done[0] += 1
+        status.update(f"testing the mutants: {done[0]} done")
+
+    return tested
 
 
 def _console(json_path: Path | None, junit_xml: Path | None) -> Console:

@@ -17,6 +17,7 @@ import asyncio
 import difflib
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -93,12 +94,24 @@ class MutationReport(BaseModel):
         return [m for m in self.mutants if m.status == "survived"]
 
 
+OnResult = Callable[[MutantResult], None]
+Outcome = tuple[MutantStatus, str, list[str], float]
+"""(status, detail, the conversations that failed, seconds it took)."""
+
+
 def _evaluate(folder: str, file: str, text: str, model: str | None, pattern: str | None, tags: tuple[str, ...],
-              timeout_s: float) -> tuple[MutantStatus, str, list[str]]:
-    """Validate one mutant and run the selected conversations on it: (status, detail, failed conversations).
+              timeout_s: float) -> Outcome:
+    """Validate one mutant and run the selected conversations on it, timed where it runs.
 
     A module-level function so that worker processes can run it.
     """
+    began = time.perf_counter()
+    status, detail, failed = _verdict(folder, file, text, model, pattern, tags, timeout_s)
+    return status, detail, failed, time.perf_counter() - began
+
+
+def _verdict(folder: str, file: str, text: str, model: str | None, pattern: str | None, tags: tuple[str, ...],
+             timeout_s: float) -> tuple[MutantStatus, str, list[str]]:
     from factory.compiler import compile_plan
     from factory.language.loader import load_spec_text
     from factory.testing.runner import Selection
@@ -165,8 +178,9 @@ def _prepare(loaded: LoadedSpec) -> list[tuple[Mutant, str, SpecPosition, str | 
 
 
 async def arun_mutation(loaded: LoadedSpec, *, model: str | None = None, selection: Selection | None = None,
-                        jobs: int = 1, on_result: Any = None) -> MutationReport:
-    """Run the selected conversations against every valid mutant of `loaded` (the suite must pass unmutated).
+                        jobs: int = 1, on_result: OnResult | None = None) -> MutationReport:
+    """Run the selected conversations against every valid mutant of `loaded` (the suite must pass unmutated);
+    `on_result` hears of each mutant as it is decided.
 
     Raises:
         UserError: the suite fails on the spec as it is (a mutation score means nothing then).
@@ -206,28 +220,24 @@ async def arun_mutation(loaded: LoadedSpec, *, model: str | None = None, selecti
 
 
 async def _run_pending(pending: list[tuple[MutantResult, str]], args: tuple[Any, ...], *, jobs: int,
-                       on_result: Any) -> None:
+                       on_result: OnResult | None) -> None:
     folder, file, model, pattern, tags, timeout_s = args
 
-    def done(result: MutantResult, outcome: tuple[MutantStatus, str, list[str]], began: float) -> None:
-        result.status, result.detail, result.killed_by = outcome
-        result.duration_ms = round((time.perf_counter() - began) * 1000, 2)
+    def done(result: MutantResult, outcome: Outcome) -> None:
+        result.status, result.detail, result.killed_by, seconds = outcome
+        result.duration_ms = round(seconds * 1000, 2)
         if on_result is not None:
             on_result(result)
 
     if jobs <= 1:
         for result, text in pending:
-            began = time.perf_counter()
-            outcome = await asyncio.to_thread(_evaluate, folder, file, text, model, pattern, tags, timeout_s)
-            done(result, outcome, began)
+            done(result, await asyncio.to_thread(_evaluate, folder, file, text, model, pattern, tags, timeout_s))
         return
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         async def one(result: MutantResult, text: str) -> None:
-            began = time.perf_counter()
-            outcome = await loop.run_in_executor(pool, _evaluate, folder, file, text, model, pattern, tags,
-                                                 timeout_s)
-            done(result, outcome, began)
+            done(result, await loop.run_in_executor(pool, _evaluate, folder, file, text, model, pattern, tags,
+                                                    timeout_s))
 
         await asyncio.gather(*(one(result, text) for result, text in pending))
 
