@@ -13,24 +13,34 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from factory.errors import UserError
 from factory.language.models import HoldoutShare
 
 if TYPE_CHECKING:
     from factory.language.models import Spec
 
-__all__ = ["HIDDEN", "held_out", "redact"]
+__all__ = ["HIDDEN", "Holdout", "held_out", "redact"]
 
 HIDDEN = "# a held-out conversation (hidden from the patcher)"
+Holdout = list[str] | HoldoutShare
+"""What `fix.holdout` takes: conversation names or tags, or a seeded share."""
 
 
-def held_out(spec: Spec) -> list[str]:
-    """The names of the held-out conversations, in the spec's order (none without `fix.holdout`).
+def held_out(spec: Spec, holdout: Holdout | None = None) -> list[str]:
+    """The names of the held-out conversations, in the spec's order: `holdout` (a caller's override, e.g. a
+    command-line flag), else `fix.holdout`; none without either.
 
     A share holds out `round(share * n)` conversations, at least one and never all, drawn with
     `random.Random(seed)`: the same spec and seed always hold out the same conversations.
+
+    Raises:
+        UserError: an override names no conversation and no tag, or holds out every conversation (the
+            spec's own `fix.holdout` was checked when it was loaded).
     """
-    holdout = spec.fix.holdout
     names = [case.name for case in spec.tests]
+    if holdout is not None:
+        _check_override(spec, holdout)
+    holdout = holdout if holdout is not None else spec.fix.holdout
     if holdout is None:
         return []
     if isinstance(holdout, HoldoutShare):
@@ -41,6 +51,20 @@ def held_out(spec: Spec) -> list[str]:
         return [name for name in names if name in chosen]
     wanted = set(holdout)
     return [case.name for case in spec.tests if case.name in wanted or wanted & set(case.tags)]
+
+
+def _check_override(spec: Spec, holdout: Holdout) -> None:
+    if isinstance(holdout, HoldoutShare):
+        return
+    known = {case.name for case in spec.tests} | {tag for case in spec.tests for tag in case.tags}
+    unknown = [entry for entry in holdout if entry not in known]
+    if unknown:
+        raise UserError(f"holdout names no conversation and no tag: {unknown}",
+                        hint=f"use conversation names or tags of the spec: {sorted(known)}")
+    held = [case for case in spec.tests if case.name in holdout or set(case.tags) & set(holdout)]
+    if spec.tests and len(held) == len(spec.tests):
+        raise UserError("the holdout holds out every conversation: the patcher would see none",
+                        hint="hold out fewer conversations")
 
 
 def _value(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:

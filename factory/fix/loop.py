@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import SpecError
-from factory.fix.holdout import held_out, redact
+from factory.fix.holdout import Holdout, held_out, redact
 from factory.fix.outcome import Attempt, CandidateRecord, FixOutcome, Rates, StopReason
 from factory.fix.pareto import Candidate, Pool
 from factory.fix.patch import PatchProposal, PatchRejected, apply_to_text, check_editable, patched_data
@@ -182,10 +182,11 @@ class _Loop:
 
 
 async def fix_spec(spec: Path, *, patcher: Patcher, run_tests: RunTests, schema: dict[str, Any],
-                   max_iterations: int | None = None, dry_run: bool = False,
+                   max_iterations: int | None = None, dry_run: bool = False, holdout: Holdout | None = None,
                    on_progress: Callable[[str], None] = lambda _m: None,
                    on_done: Callable[[FixOutcome], None] = lambda _o: None) -> FixOutcome:
-    """Run the loop on `spec`. `on_done` gets the outcome even when the loop fails or is interrupted."""
+    """Run the loop on `spec`. `holdout` overrides `fix.holdout` (a command-line flag's value); `on_done` gets
+    the outcome even when the loop fails or is interrupted."""
     parsed = load_spec(spec).spec
     settings = parsed.fix
     iterations = max_iterations or settings.max_iterations
@@ -193,7 +194,7 @@ async def fix_spec(spec: Path, *, patcher: Patcher, run_tests: RunTests, schema:
     text = spec.read_text("utf-8")
     outcome = FixOutcome(spec=str(spec), stop="error", total=0, passed_before=0, passed_after=0, llm_calls=0,
                          attempts=[], original_text=text, final_text=text, duration_s=0.0, dry_run=dry_run,
-                         holdout=held_out(parsed))
+                         holdout=held_out(parsed, holdout))
     loop = _Loop(spec, patcher, run_tests, schema, dry_run, on_progress, outcome, parsed, outcome.holdout, Pool(),
                  {})
     try:

@@ -6,6 +6,7 @@ sends the pain question nowhere, `RIGHT` fixes the typo alone.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,9 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fix_helpers import BREAKS_ONE, RIGHT, USELESS
 
+from factory.cli.schema import spec_json_schema
+from factory.errors import UserError
+from factory.fix.loop import fix_spec
+from factory.fix.patcher import Patcher
 from factory.mockllm import MockLLMServer
+from factory.testing.session import arun_spec
+from graphs.models import make_chat_model
 
 PAIN = "asks about pain when only the company is known"
 
@@ -103,3 +111,26 @@ def test_a_patch_that_fixes_some_and_breaks_others_stays_in_the_pareto_set_unapp
                                                "breaking one that passed; also in the Pareto set: #1 (best on 7 "
                                                "conversation(s), breaks")
     assert "Candidate #1, not applied:" in md and '+  - {from: qualify, to: ask_pain, when: "state.stage ==' in md
+
+
+def test_a_caller_may_override_the_holdout_through_the_python_api(faulty_spec: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "mock")
+
+    async def run_tests(path: Path) -> Any:
+        return await arun_spec(path, model="scripted")
+
+    with MockLLMServer({"queue": [BREAKS_ONE], "default": USELESS}) as server:
+        settings: Any = {"provider": "openai", "model": "patcher", "base_url": server.base_url, "api_key_env": None,
+                         "temperature": None, "max_tokens": None, "timeout_s": 30, "max_retries": 0,
+                         "streaming": False}
+
+        def fix(holdout: list[str]) -> Any:
+            return asyncio.run(fix_spec(faulty_spec, patcher=Patcher(make_chat_model(settings)), run_tests=run_tests,
+                                        schema=spec_json_schema(), max_iterations=1, dry_run=True, holdout=holdout))
+
+        with pytest.raises(UserError, match=r"holdout names no conversation and no tag: \['no such thing'\]"):
+            fix(["no such thing"])
+        outcome = fix([PAIN])
+    assert outcome.holdout == [PAIN]
+    assert outcome.attempts[0].reason.startswith(f"breaks held-out conversations that passed: [{PAIN!r}]")
