@@ -122,26 +122,28 @@ def coverage_markdown(reports: list[tuple[str, RunReport]]) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em}table.spec{border-collapse:collapse;font:13px/1.4 \
 ui-monospace,monospace}td{padding:0 .6em;vertical-align:top;white-space:pre}td.n{color:#888;text-align:right}\
 tr.covered td.c{background:#e6f4ea}tr.partial td.c{background:#fff4d6}tr.missed td.c{background:#fde2e1}\
-td.note{color:#555;white-space:normal;font-family:system-ui,sans-serif;font-size:12px}"""
+td.note{color:#555;font-family:system-ui,sans-serif;font-size:12px}"""
 
 
 def coverage_html(reports: list[tuple[str, RunReport]]) -> str:
     """One self-contained page: per spec, its text line by line, green (exercised), yellow (a condition seen
-    one way only) or red (never), each marked line with every conversation that reached it."""
+    one way only) or red (never), each marked line with a short note whose tooltip names every conversation
+    that reached it."""
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8"><title>Conversation coverage</title>',
            f"<style>{_CSS}</style></head><body>", "<h1>Conversation coverage</h1>"]
     for text, report in reports:
-        marks = line_marks(report.coverage)
+        short, full = line_marks(report.coverage, limit=_SHOWN_NAMES), line_marks(report.coverage)
         out += [f"<h2>{html.escape(report.agent)} ({html.escape(report.spec)})</h2>",
                 f"<p>{html.escape(_summary(report.coverage))}; {len(report.results)} conversation(s) on "
-                f"{html.escape(report.target)}.</p>", '<table class="spec">']
+                f"{html.escape(report.target)}. Hover a note for every conversation.</p>", '<table class="spec">']
         for number, line in enumerate(text.splitlines(), 1):
-            found = marks.get(number)
+            found = short.get(number)
             status = found.status if found else ""
-            note = "<br>".join(html.escape(n) for n in found.notes) if found else ""
+            note = " | ".join(html.escape(n) for n in found.notes) if found else ""
+            title = html.escape("\n".join(full[number].notes), quote=True) if found else ""
             gutter = _GUTTER[found.status] if found else ""
             out.append(f'<tr class="{status}"><td class="n">{number}</td><td class="g">{gutter}</td>'
-                       f'<td class="c">{html.escape(line)}</td><td class="note">{note}</td></tr>')
+                       f'<td class="c">{html.escape(line)}</td><td class="note" title="{title}">{note}</td></tr>')
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
