@@ -54,6 +54,10 @@ def test_html_colours_the_lines_and_escapes_the_text(mini: Path, tmp_path: Path)
     assert '<tr class="covered"><td class="n">29</td>' in page
     assert "when: &#x27;state.topic == &quot;help&quot;&#x27;" in page  # the spec's text, escaped
     assert "<script" not in page
+    # the visible note counts the conversations, its tooltip names them
+    assert "condition: never true; false in 2 conversations</td>" in page
+    assert 'title="edge route -&gt; escalate: never taken\nwhen state.turns &gt; 100: never true; false in ' \
+           '&#x27;help is looked up&#x27;, &#x27;small talk&#x27;"' in page
 
 
 def test_a_report_that_is_neither_markdown_nor_html_is_refused_before_anything_runs(mini: Path,
