@@ -12,7 +12,7 @@ changes. The operators:
 | `remove_edge` | an edge is removed |
 | `change_set_value` | a literal in a `set` node's value changes (or the value becomes `null`) |
 | `change_tool_result` | a `returns` tool, or a conversation's mock, gives another result |
-| `drop_prompt_sentence` | a sentence disappears from the prompt of a node that talks to the user |
+| `drop_prompt_sentence` | a sentence disappears from a prompt (written in the spec) of a node that talks |
 
 Many mutants are not valid specs (a removed default edge leaves a node without a way out); they are
 counted and skipped by the runner (`factory.testing.mutation`), never run.
