@@ -5,6 +5,11 @@ so relative prompt files and modules resolve); the user's file changes only when
 and never under `--dry-run`. Caps are always on: iterations, LLM calls and wall-clock time. Whatever
 `fix.editable` allows, a patch may never change what code runs or where: tools, models, `serve`,
 `fix`, and the kind, code, tools and sub-spec of a node are out of its reach.
+
+With `fix.holdout` (see `factory.fix.holdout`) the patcher never sees the held-out conversations,
+and a patch that breaks one of them is rejected. Tested patches become candidates of a Pareto set
+(`factory.fix.pareto`); the spec holds the best candidate that breaks nothing, and the next patch
+is asked for on it.
 """
 
 from __future__ import annotations
@@ -14,59 +19,28 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from factory.errors import SpecError
+from factory.fix.holdout import Holdout, held_out, redact
+from factory.fix.outcome import Attempt, CandidateRecord, FixOutcome, Rates, StopReason
+from factory.fix.pareto import Candidate, Pool
 from factory.fix.patch import PatchProposal, PatchRejected, apply_to_text, check_editable, patched_data
 from factory.fix.patcher import Patcher, PatcherRequest
 from factory.language.loader import load_spec
+from factory.language.models import Spec
 from factory.testing.records import RunReport
 
-__all__ = ["Attempt", "FixOutcome", "RunTests", "fix_spec"]
+__all__ = ["Attempt", "CandidateRecord", "FixOutcome", "Rates", "RunTests", "StopReason", "fix_spec"]
 
 RunTests = Callable[[Path], Awaitable[RunReport]]
-StopReason = Literal["green", "max_iterations", "max_llm_calls", "wall_clock", "error", "interrupted"]
+
 
 _PROTECTED_TOP = ("models", "default_model", "tools", "serve", "fix", "tests")
 _PROTECTED_NODE = ("kind", "function", "tool", "tools", "spec", "model")
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "node_modules", "generated", ".factory")
-
-
-@dataclass
-class Attempt:
-    """One patch the patcher proposed, and what became of it."""
-
-    iteration: int
-    verdict: Literal["kept", "rejected"]
-    reason: str
-    rationale: str = ""
-    operations: list[dict[str, Any]] = field(default_factory=list)
-    passed_before: int = 0
-    passed_after: int | None = None
-    broke: list[str] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FixOutcome:
-    spec: str
-    stop: StopReason
-    total: int
-    passed_before: int
-    passed_after: int
-    llm_calls: int
-    attempts: list[Attempt]
-    original_text: str
-    final_text: str
-    duration_s: float
-    dry_run: bool
-    error: str | None = None
-
-    @property
-    def green(self) -> bool:
-        return self.stop == "green" and self.passed_after == self.total
 
 
 def _passing(report: RunReport) -> set[str]:
@@ -121,6 +95,11 @@ async def _evaluate(spec: Path, text: str, proposal: PatchProposal, editable: li
         return new_text, await run_tests(candidate)
 
 
+def _scores(report: RunReport) -> dict[str, float]:
+    """Conversation -> its pass rate: a candidate's score on each conversation, as GEPA scores instances."""
+    return {r.name: r.pass_rate for r in report.results}
+
+
 @dataclass
 class _Loop:
     spec: Path
@@ -130,77 +109,162 @@ class _Loop:
     dry_run: bool
     on_progress: Callable[[str], None]
     outcome: FixOutcome
+    parsed: Spec
+    hidden: list[str]
+    pool: Pool
+    reports: dict[int, RunReport]
+    """Candidate id -> its test run (the failures the patcher is shown come from the parent's)."""
 
-    async def iterate(self, iteration: int, text: str, report: RunReport, passing: set[str],
-                      editable: list[str]) -> tuple[str, RunReport, set[str]]:
-        request = PatcherRequest(spec_text=text, editable=editable, schema=self.schema,
-                                 failures=[f.model_dump(mode="json") for f in report.failures()],
-                                 rejected=[{"operations": a.operations, "reason": a.reason}
-                                           for a in self.outcome.attempts if a.verdict == "rejected"])
-        attempt = Attempt(iteration=iteration, verdict="rejected", reason="", passed_before=len(passing))
+    def rates(self, passing: set[str] | list[str]) -> Rates:
+        visible = [r.name for r in self.reports[0].results if r.name not in self.hidden]
+        return Rates(visible=sum(n in passing for n in visible), visible_total=len(visible),
+                     held_out=sum(n in passing for n in self.hidden), held_out_total=len(self.hidden))
+
+    def request(self, parent: Candidate, editable: list[str]) -> PatcherRequest:
+        """What the patcher sees: the parent's text without the held-out conversations, the failures of the
+        others, and every rejected patch with a reason that names no held-out conversation."""
+        failures = [f.model_dump(mode="json") for f in self.reports[parent.id].failures()
+                    if f.conversation not in self.hidden]
+        return PatcherRequest(spec_text=redact(parent.text, self.parsed, self.hidden), editable=editable,
+                              schema=self.schema, failures=failures,
+                              rejected=[{"operations": a.operations, "reason": a.feedback or a.reason}
+                                        for a in self.outcome.attempts if a.verdict == "rejected"])
+
+    async def iterate(self, iteration: int, editable: list[str]) -> None:
+        parent = self.pool.applied()
+        request = self.request(parent, editable)
+        attempt = Attempt(iteration=iteration, verdict="rejected", reason="", passed_before=len(parent.passing),
+                          parent=parent.id)
         self.outcome.attempts.append(attempt)
         try:
             proposal = await self.patcher.propose(request)
             attempt.rationale, attempt.operations = proposal.rationale, proposal.operations
-            new_text, new_report = await _evaluate(self.spec, text, proposal, editable, self.run_tests)
+            new_text, report = await _evaluate(self.spec, parent.text, proposal, editable, self.run_tests)
         except PatchRejected as exc:
             attempt.reason = exc.reason
             self.on_progress(f"iteration {iteration}: rejected: {exc.reason}")
-            return text, report, passing
-        now = _passing(new_report)
-        attempt.passed_after = len(now)
-        attempt.broke, attempt.fixed = sorted(passing - now), sorted(now - passing)
+            return
+        self.judge(attempt, parent, new_text, report)
+        self.on_progress(f"iteration {iteration}: {attempt.verdict}: {attempt.reason}")
+
+    def judge(self, attempt: Attempt, parent: Candidate, text: str, report: RunReport) -> None:
+        """Keep the patch, or reject it (and say why); a patch that fixes something joins the pool unless it
+        breaks a held-out conversation."""
+        now, before = _passing(report), set(parent.passing)
+        attempt.passed_after, attempt.rates = len(now), self.rates(now)
+        attempt.broke, attempt.fixed = sorted(before - now), sorted(now - before)
+        broke_hidden = [n for n in attempt.broke if n in self.hidden]
+        if broke_hidden:
+            attempt.reason = (f"breaks held-out conversations that passed: {broke_hidden} (the patcher never saw "
+                              f"them); {attempt.rates}")
+            attempt.feedback = (f"rejected: it breaks {len(broke_hidden)} conversation(s) held out of your sight; "
+                                "find a change that does not")
+            return
+        if attempt.fixed:
+            candidate = self.pool.add(Candidate(id=len(self.pool.candidates), iteration=attempt.iteration,
+                                                parent=parent.id, scores=_scores(report), passing=sorted(now),
+                                                text=text, broke=attempt.broke))
+            self.reports[candidate.id] = report
+            attempt.candidate = candidate.id
+        visible_broke = [n for n in attempt.broke if n not in self.hidden]
         if attempt.broke:
             attempt.reason = f"breaks conversations that passed: {attempt.broke}"
-        elif len(now) <= len(passing):
+            attempt.feedback = f"breaks conversations that passed: {visible_broke}"
+        elif len(now) <= len(before):
             attempt.reason = f"passes no more conversations ({len(now)}/{self.outcome.total})"
         else:
             attempt.verdict, attempt.reason = "kept", f"fixes {attempt.fixed}"
-            if not self.dry_run:
-                self.spec.write_text(new_text, "utf-8")
-            self.on_progress(f"iteration {iteration}: kept: {attempt.reason}")
-            return new_text, new_report, now
-        self.on_progress(f"iteration {iteration}: rejected: {attempt.reason}")
-        return text, report, passing
+        if attempt.candidate is not None and attempt.verdict == "rejected":
+            attempt.reason += f" (kept as candidate #{attempt.candidate} of the Pareto set, never applied)"
+        applied = self.pool.applied()
+        if applied.id != parent.id and not self.dry_run:
+            self.spec.write_text(applied.text, "utf-8")
 
 
 async def fix_spec(spec: Path, *, patcher: Patcher, run_tests: RunTests, schema: dict[str, Any],
-                   max_iterations: int | None = None, dry_run: bool = False,
+                   max_iterations: int | None = None, dry_run: bool = False, holdout: Holdout | None = None,
                    on_progress: Callable[[str], None] = lambda _m: None,
                    on_done: Callable[[FixOutcome], None] = lambda _o: None) -> FixOutcome:
-    """Run the loop on `spec`. `on_done` gets the outcome even when the loop fails or is interrupted."""
-    settings = load_spec(spec).spec.fix
+    """Run the loop on `spec`. `holdout` overrides `fix.holdout` (a command-line flag's value); `on_done` gets
+    the outcome even when the loop fails or is interrupted."""
+    parsed = load_spec(spec).spec
+    settings = parsed.fix
     iterations = max_iterations or settings.max_iterations
     started = time.monotonic()
     text = spec.read_text("utf-8")
     outcome = FixOutcome(spec=str(spec), stop="error", total=0, passed_before=0, passed_after=0, llm_calls=0,
-                         attempts=[], original_text=text, final_text=text, duration_s=0.0, dry_run=dry_run)
-    loop = _Loop(spec, patcher, run_tests, schema, dry_run, on_progress, outcome)
+                         attempts=[], original_text=text, final_text=text, duration_s=0.0, dry_run=dry_run,
+                         holdout=held_out(parsed, holdout))
+    loop = _Loop(spec, patcher, run_tests, schema, dry_run, on_progress, outcome, parsed, outcome.holdout, Pool(),
+                 {})
     try:
         report = await run_tests(spec)
         passing = _passing(report)
+        loop.reports[0] = report
+        loop.pool.add(Candidate(id=0, iteration=0, parent=None, scores=_scores(report), passing=sorted(passing),
+                                text=text))
         outcome.total, outcome.passed_before, outcome.passed_after = len(report.results), len(passing), len(passing)
-        on_progress(f"baseline: {len(passing)}/{outcome.total} conversations pass")
-        iteration = 0
-        outcome.stop = "green"
-        while len(passing) < outcome.total:
-            if iteration >= iterations:
-                outcome.stop = "max_iterations"
-            elif patcher.calls >= settings.max_llm_calls:
-                outcome.stop = "max_llm_calls"
-            elif time.monotonic() - started > settings.max_wall_s:
-                outcome.stop = "wall_clock"
-            if outcome.stop != "green":
-                break
-            iteration += 1
-            text, report, passing = await loop.iterate(iteration, text, report, passing, settings.editable)
-            outcome.final_text, outcome.passed_after = text, len(passing)
+        outcome.baseline = loop.rates(passing)
+        on_progress(f"baseline: {len(passing)}/{outcome.total} conversations pass ({outcome.baseline})")
+        outcome.stop = await _run(loop, patcher, settings, iterations, started)
     except BaseException as exc:
         outcome.stop = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "error"
         outcome.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        outcome.llm_calls = patcher.calls
-        outcome.duration_s = round(time.monotonic() - started, 2)
+        _finish(loop, patcher, started)
         on_done(outcome)
     return outcome
+
+
+async def _run(loop: _Loop, patcher: Patcher, settings: Any, iterations: int, started: float) -> StopReason:
+    """Iterate until every visible conversation passes or a cap is reached; returns why it stopped."""
+    iteration = 0
+    while True:
+        applied = loop.pool.applied()
+        rates = loop.rates(applied.passing)
+        if rates.visible == rates.visible_total:
+            return "green" if rates.held_out == rates.held_out_total else "train_green"
+        if iteration >= iterations:
+            return "max_iterations"
+        if patcher.calls >= settings.max_llm_calls:
+            return "max_llm_calls"
+        if time.monotonic() - started > settings.max_wall_s:
+            return "wall_clock"
+        iteration += 1
+        await loop.iterate(iteration, settings.editable)
+        applied = loop.pool.applied()
+        loop.outcome.iterations.append((iteration, applied.id, loop.rates(applied.passing)))
+
+
+def _finish(loop: _Loop, patcher: Patcher, started: float) -> None:
+    """The outcome's summary: what the spec holds now, why, and the Pareto set."""
+    outcome, pool = loop.outcome, loop.pool
+    outcome.llm_calls = patcher.calls
+    outcome.duration_s = round(time.monotonic() - started, 2)
+    if not pool.candidates:
+        return
+    applied = pool.applied()
+    outcome.applied, outcome.final_text, outcome.passed_after = applied.id, applied.text, len(applied.passing)
+    front = pool.front()
+    outcome.pareto = [CandidateRecord(id=c.id, iteration=c.iteration, parent=c.parent, rates=loop.rates(c.passing),
+                                      best_on=pool.best_on(c), broke=list(c.broke),
+                                      diff=_diff(outcome.spec, outcome.original_text, c.text)) for c in front]
+    others = [c for c in front if c.id != applied.id]
+    why = (f"candidate #{applied.id} is applied: of the Pareto set's candidates that break no conversation that "
+           f"passed, it passes the most ({len(applied.passing)}/{outcome.total}; {loop.rates(applied.passing)})")
+    if applied.id == 0:
+        why = "the spec is unchanged: no candidate fixed a conversation without breaking one that passed"
+    if others:
+        why += "; also in the Pareto set: " + "; ".join(
+            f"#{c.id} (best on {len(pool.best_on(c))} conversation(s)"
+            + (f", breaks {c.broke})" if c.broke else ")") for c in others)
+    outcome.applied_reason = why
+
+
+def _diff(spec: str, before: str, after: str) -> str:
+    import difflib
+
+    name = Path(spec).name
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=f"a/{name}", tofile=f"b/{name}"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,25 +124,70 @@ def _scalar_text(value: Any, node: yaml.ScalarNode, key: yaml.Node | None, text:
         body = "".join(f"{indent}{line}\n" if line else "\n" for line in value.rstrip("\n").split("\n"))
         chomp = "" if value.endswith("\n") else "-"
         return f"|{chomp}\n{body}"
+    if isinstance(value, str) and not node.style and _PLAIN_WORD.fullmatch(value) and \
+            value.lower() not in _YAML_WORDS:
+        return value  # a plain word stays plain (the written text is parsed again and must read the same)
     return json.dumps(value, ensure_ascii=False)
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_YAML_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+
+
 def _surgical(text: str, operations: list[dict[str, Any]]) -> str | None:
-    """Rewrite only the replaced scalars' characters; None when an op needs the general writer."""
-    if not all(op["op"] == "replace" and not isinstance(op.get("value"), dict | list) for op in operations):
-        return None
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is None:
-        return None
-    spans: list[tuple[int, int, str]] = []
+    """Rewrite only the characters an operation touches; None when one needs the general writer.
+
+    Handled here: `replace` of a scalar (the value's characters), `replace` of a flow-style mapping or
+    list (written as JSON, which YAML reads the same), and `remove` of an item of a block list that
+    stands on lines of its own (those lines). Operations apply one after the other, as in RFC 6902.
+    """
     for op in operations:
-        node, key = _node_at(root, _segments(op["path"]))
-        if not isinstance(node, yaml.ScalarNode):
+        if op["op"] not in ("replace", "remove"):
             return None
-        spans.append((node.start_mark.index, node.end_mark.index, _scalar_text(op["value"], node, key, text)))
-    for start, end, new in sorted(spans, reverse=True):
-        text = text[:start] + new + text[end:]
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:
+            return None
+        parts = _segments(op["path"])
+        node, key = _node_at(root, parts)
+        if node is None:
+            return None
+        if op["op"] == "remove":
+            parent, _ = _node_at(root, parts[:-1])
+            changed = _remove_item(text, parent, node)
+        elif isinstance(node, yaml.ScalarNode) and not isinstance(op.get("value"), dict | list):
+            changed = _splice(text, node, _scalar_text(op["value"], node, key, text))
+        elif isinstance(node, yaml.CollectionNode) and node.flow_style and isinstance(op.get("value"), dict | list):
+            changed = _splice(text, node, json.dumps(op["value"], ensure_ascii=False))
+        else:
+            changed = None
+        if changed is None:
+            return None
+        text = changed
     return text
+
+
+def _splice(text: str, node: yaml.Node, new: str) -> str:
+    return text[:node.start_mark.index] + new + text[node.end_mark.index:]
+
+
+def _remove_item(text: str, parent: yaml.Node | None, node: yaml.Node) -> str | None:
+    """Remove the lines of a block list's item, when it has lines of its own (`- {...}` or a block mapping)."""
+    if not isinstance(parent, yaml.SequenceNode) or parent.flow_style:
+        return None
+    begin = text.rfind("\n", 0, node.start_mark.index) + 1
+    if text[begin:node.start_mark.index].strip() != "-":
+        return None
+    tail = node.end_mark.index
+    line_start = text.rfind("\n", 0, tail) + 1
+    if not text[line_start:tail].strip():
+        end = line_start  # a block collection ends where the next line's content starts
+    else:
+        end = text.find("\n", tail)
+        end = len(text) if end < 0 else end + 1
+        rest = text[tail:end].strip()
+        if rest and not rest.startswith("#"):
+            return None
+    return text[:begin] + text[end:]
 
 
 def _round_trip(text: str, operations: list[dict[str, Any]]) -> str:

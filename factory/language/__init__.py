@@ -21,6 +21,7 @@ from factory.language.models import (
     ExtractNode,
     FixSettings,
     History,
+    HoldoutShare,
     HttpCall,
     InterruptNode,
     McpServer,
@@ -31,6 +32,7 @@ from factory.language.models import (
     ReplyNode,
     ServeSettings,
     SetNode,
+    Simulate,
     Slot,
     Spec,
     SubgraphNode,
@@ -43,10 +45,10 @@ from factory.language.models import (
 
 __all__ = [
     "LANGUAGE_DOCS", "NODE_KIND_SPECS", "AgentNode", "Auth", "ClassifyNode", "Edge", "Expectation", "ExtractNode",
-    "FixSettings", "History", "HttpCall", "InterruptNode", "LoadedSpec", "McpServer", "ModelSettings", "Node",
-    "NodeKindSpec", "PromptFile", "PythonNode", "ReplyNode", "ServeSettings", "SetNode", "Slot", "Spec", "SpecError",
-    "SpecIssue", "SubgraphNode", "TestCase", "Tool", "ToolCallExpect", "ToolNode", "Turn", "YamlLimits", "load_spec",
-    "load_spec_text", "spec_json_schema",
+    "FixSettings", "History", "HoldoutShare", "HttpCall", "InterruptNode", "LoadedSpec", "McpServer",
+    "ModelSettings", "Node", "NodeKindSpec", "PromptFile", "PythonNode", "ReplyNode", "ServeSettings", "SetNode",
+    "Simulate", "Slot", "Spec", "SpecError", "SpecIssue", "SubgraphNode", "TestCase", "Tool", "ToolCallExpect",
+    "ToolNode", "Turn", "YamlLimits", "load_spec", "load_spec_text", "spec_json_schema",
 ]
 
 LANGUAGE_DOCS = "docs/language.md"

@@ -64,7 +64,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, str | None, bool]
     for step in loc:
         at_node = len(path) == 2 and path[0] == "nodes" and isinstance(node, dict)
         at_prompt = len(path) == 2 and path[0] == "prompts"
-        tagged = (at_node and step == node.get("kind")) or (at_prompt and step in ("str", "PromptFile"))
+        at_holdout = path == ["fix", "holdout"]
+        tagged = (at_node and step == node.get("kind")) or (at_prompt and step in ("str", "PromptFile")) or (
+            at_holdout and step in ("list[str]", "HoldoutShare"))
         if member is None and tagged:
             member = str(step)
         elif (isinstance(node, dict) and step in node) or (
@@ -218,6 +220,9 @@ def _issue(err: dict[str, Any], data: Any, source: SourceMap) -> tuple[Path, Spe
             return path, SpecIssue(source.file, pos.line, pos.column,
                                    f"prompt {path[1]!r} must be text or `{{file: path}}` (given {_short(value)})",
                                    fix="write the prompt text, or `{file: prompts/name.md}`")
+    if member is not None and path[:2] == ("fix", "holdout") and \
+            isinstance(_value_at(data, path[:2]), dict) != (member == "HoldoutShare"):
+        return None  # `list[str] | HoldoutShare`: keep the branch the value was written as
     node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":

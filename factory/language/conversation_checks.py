@@ -7,16 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from factory.language._context import Checker, suggest, tool_params
+from factory.language._context import Checker, one_of, suggest, tool_params
 from factory.language._expressions import cel
 from factory.language._kinds import ScriptContext, spec_of
 from factory.language._yaml import Path
-from factory.language.models import Expectation, Node, Tool
+from factory.language.models import Expectation, HoldoutShare, Node, TestCase, Tool
 
 if TYPE_CHECKING:
     from factory.language.loader import LoadedSpec
 
-__all__ = ["check_tests"]
+__all__ = ["SIMULATED_USER_KEY", "check_tests"]
+
+SIMULATED_USER_KEY = "user"
+"""Key of a simulated conversation's `script` whose entries are the offline simulated user's messages."""
 
 
 @dataclass(frozen=True)
@@ -72,20 +75,88 @@ def check_tests(c: Checker) -> None:
                       fix=f"did you mean {close!r}?" if close else
                       f"use one of {sorted(tools)}" if tools else "define the tool under `tools:`")
         for node_id, entries in case.script.items():
-            _script(c, (*base, "script", node_id), node_id, entries, named, unknowable)
-        for u, turn in enumerate(case.turns):
-            for e, expect in enumerate(turn.expect):
-                path = (*base, "turns", u, "expect", e)
-                if len(expect.model_fields_set) != 1:
-                    given = sorted(expect.model_dump(by_alias=True, exclude_unset=True))
-                    c.add(path, f"an expectation has exactly one key, got {given}",
-                          fix="split it into one list item per check")
-                    continue
-                judge_needed |= expect.judge is not None
-                _expectation(c, path, expect, named, unknowable, tools)
+            if node_id == SIMULATED_USER_KEY and (case.simulate is not None or node_id not in named):
+                _user_script(c, (*base, "script", node_id), case, entries)
+            else:
+                _script(c, (*base, "script", node_id), node_id, entries, named, unknowable)
+        _simulation(c, base, case)
+        checks = [((*base, "turns", u, "expect", e), expect) for u, turn in enumerate(case.turns)
+                  for e, expect in enumerate(turn.expect)]
+        checks += [((*base, key, e), expect) for key in ("each_turn", "at_end")
+                   for e, expect in enumerate(getattr(case, key))]
+        for path, expect in checks:
+            if len(expect.model_fields_set) != 1:
+                given = sorted(expect.model_dump(by_alias=True, exclude_unset=True))
+                c.add(path, f"an expectation has exactly one key, got {given}",
+                      fix="split it into one list item per check")
+                continue
+            judge_needed |= expect.judge is not None
+            _expectation(c, path, expect, named, unknowable, tools)
     if judge_needed and "judge" not in c.models and c.spec.default_model is None and len(c.models.all()) != 1:
         c.add(("tests",), "a `judge` expectation needs a model: define a `judge` alias or `default_model`",
               fix="add `judge: {provider: scripted}` under `models:`")
+    _holdout(c, names)
+
+
+def _simulation(c: Checker, base: Path, case: TestCase) -> None:
+    """A simulated user's settings; `each_turn`/`at_end` only with one; a conversation has turns or one."""
+    sim = case.simulate
+    if sim is None:
+        if not case.turns:
+            c.add(base, f"conversation {case.name!r} has no `turns` and no `simulate`",
+                  fix="add `turns: [{user: ...}]`, or `simulate: {goal: ...}` for a simulated user")
+        for key in ("each_turn", "at_end"):
+            if getattr(case, key):
+                c.add((*base, key), f"`{key}` checks a simulated conversation, and this one has no `simulate`",
+                      key=True, fix="add `simulate: {persona: ..., goal: ...}`, or move the checks into the "
+                                    "turns' `expect`")
+        return
+    path: Path = (*base, "simulate")
+    if sim.stop_when is not None:
+        cel(c, (*path, "stop_when"), sim.stop_when, allowed=frozenset({"state", "reply"}))
+    if sim.model is not None and sim.model not in c.models:
+        close = suggest(sim.model, c.models.all())
+        c.add((*path, "model"), f"unknown model {sim.model!r} for the simulated user",
+              fix=f"did you mean {close!r}?" if close else f"define it under `models:`{one_of(c.models.all())}")
+    elif sim.model is None and c.spec.default_model is None and len(c.models.all()) != 1 \
+            and not c.models.unknowable:
+        c.add(path, "the simulated user needs a model: `simulate.model` or `default_model`", key=True,
+              fix=f"add `model: <alias>` to `simulate`{one_of(c.models.all(), prefix=', one of ')}")
+
+
+def _user_script(c: Checker, path: Path, case: TestCase, entries: list[Any]) -> None:
+    """`script: {user: [...]}`: what the offline simulated user says, in order."""
+    if case.simulate is None:
+        c.add(path, "`script.user` is what a simulated user says, and this conversation has no `simulate`",
+              key=True, fix="add `simulate: {goal: ...}`, or write the messages as `turns: [{user: ...}]`")
+        return
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or not entry.strip():
+            c.add((*path, i), f"a simulated user's scripted message is text, got {entry!r}",
+                  fix='write e.g. `user: ["Hi, I\'m Ana from Acme.", "About $50k."]`')
+
+
+def _holdout(c: Checker, names: dict[str, int]) -> None:
+    """`fix.holdout` names conversations or tags that exist, and leaves the patcher some conversations."""
+    holdout = c.spec.fix.holdout
+    if holdout is None:
+        return
+    total = len(c.spec.tests)
+    if isinstance(holdout, HoldoutShare):
+        if total < 2:
+            c.add(("fix", "holdout"), f"a held-out share needs at least two conversations, the spec has {total}",
+                  key=True, fix="add conversations under `tests:`, or remove `holdout`")
+        return
+    tags = {tag for case in c.spec.tests for tag in case.tags}
+    for i, entry in enumerate(holdout):
+        if entry not in names and entry not in tags and "tests" not in c.shaped.broken:
+            close = suggest(entry, [*names, *tags])
+            c.add(("fix", "holdout", i), f"holdout names no conversation and no tag: {entry!r}",
+                  fix=f"did you mean {close!r}?" if close else f"use a conversation's name or a tag{one_of(tags)}")
+    held = [case.name for case in c.spec.tests if case.name in holdout or set(case.tags) & set(holdout)]
+    if held and len(held) == total:
+        c.add(("fix", "holdout"), "holdout holds out every conversation: the patcher would see none", key=True,
+              fix="hold out fewer conversations (a name, a tag, or `{share: 0.3}`)")
 
 
 def _is_known(node_id: str, named: dict[str, _Named], unknowable: set[str], c: Checker) -> bool:

@@ -18,8 +18,8 @@ from graphs.plan import SERVE_DEFAULTS, SLOT_TYPE_PATTERN, ModelProvider, Reduce
 __all__ = [
     "AgentNode", "Auth", "ClassifyNode", "Edge", "Expectation", "ExtractNode", "FixSettings", "History",
     "HttpCall", "InterruptNode", "McpServer", "ModelSettings", "Node", "PromptFile", "PythonNode", "ReplyNode",
-    "ServeSettings", "SetNode", "Slot", "Spec", "SubgraphNode", "TestCase", "Tool", "ToolCallExpect", "ToolNode",
-    "Turn",
+    "HoldoutShare", "ServeSettings", "SetNode", "Simulate", "Slot", "Spec", "SubgraphNode", "TestCase", "Tool",
+    "ToolCallExpect", "ToolNode", "Turn",
 ]
 
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -368,8 +368,25 @@ class Turn(_Model):
     """Checks on the turn, one key each."""
 
 
+class Simulate(_Model):
+    """A model plays the user toward a goal, one message per turn, after the fixed `turns` (if any)."""
+
+    persona: str = ""
+    """Who the simulated user is (tone, role, what they know), in a sentence or two."""
+    goal: str = Field(min_length=1)
+    """What the simulated user wants from the conversation."""
+    max_turns: int = Field(default=5, ge=1, le=50)
+    """Simulated user messages at most (the fixed `turns` do not count)."""
+    stop_when: str | None = None
+    """A CEL condition over `state` and `reply`, checked after every turn: the conversation ends when it holds."""
+    model: str | None = None
+    """The `models` alias that plays the user (default `default_model`); offline, `script.user` plays it."""
+
+
 class TestCase(_Model):
-    """One scripted conversation."""
+    """One conversation: fixed `turns`, a simulated user (`simulate`), or fixed turns then a simulated user."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["turns"]}, {"required": ["simulate"]}]})
 
     name: str = Field(min_length=1)
     """Unique among the spec's conversations."""
@@ -382,9 +399,26 @@ class TestCase(_Model):
     mocks: dict[str, Any] = Field(default_factory=dict)
     """Tool name -> the result to return instead of calling it."""
     script: dict[str, list[Any]] = Field(default_factory=dict)
-    """Node id -> replies of the scripted model for that node, in order (offline runs only)."""
-    turns: list[Turn] = Field(min_length=1)
-    """The user's messages, in order, each with its checks."""
+    """Node id -> replies of the scripted model for that node, in order (offline runs only); `user`: the
+    simulated user's messages, `judge`: the offline judge's verdicts."""
+    turns: list[Turn] = Field(default_factory=list)
+    """The user's messages, in order, each with its checks (needed unless `simulate` is given)."""
+    simulate: Simulate | None = None
+    """A simulated user that continues the conversation after `turns`."""
+    each_turn: list[Expectation] = Field(default_factory=list)
+    """Checks on every turn of a simulated conversation (fixed and simulated turns alike)."""
+    at_end: list[Expectation] = Field(default_factory=list)
+    """Checks on the whole simulated conversation when it ends: the last reply, the final state, every node
+    visited and tool called on the way; a `judge` reads the whole transcript."""
+
+
+class HoldoutShare(_Model):
+    """A share of the conversations held out of the patcher's sight, chosen by a seeded split."""
+
+    share: float = Field(gt=0, lt=1)
+    """The share of conversations held out (at least one, never all)."""
+    seed: int = 0
+    """The seed of the split: the same seed holds out the same conversations."""
 
 
 class FixSettings(_Model):
@@ -400,6 +434,8 @@ class FixSettings(_Model):
     """Calls to the patcher model before the loop gives up."""
     max_wall_s: float = Field(default=1800, gt=0)
     """Wall-clock cap of one `factory fix` run."""
+    holdout: list[str] | HoldoutShare | None = None
+    """Conversations the patcher never sees (names or tags, or `{share, seed}`); a patch must not break them."""
 
 
 class Spec(_Model):

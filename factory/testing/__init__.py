@@ -1,4 +1,5 @@
-"""`factory test`: scripted conversations against an agent, in-process or over the real SSE protocol.
+"""`factory test`: scripted and simulated conversations against an agent, in-process or over the real SSE
+protocol; coverage of the spec, a coverage report of its text, and mutation testing.
 
 The results are data (`factory.testing.records`): the CLI prints them, writes them as JSON and
 JUnit XML, the pytest plugin turns them into test items, and the fix loop reads the failure records.
@@ -13,7 +14,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from factory.testing.mutation import MutantResult, MutationReport, arun_mutation, run_mutation
     from factory.testing.records import (
+        ConditionCoverage,
         ConversationResult,
         Coverage,
         EdgeCoverage,
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
         FailureRecord,
         Message,
         RunReport,
+        Simulation,
         SpecPosition,
         TestCaseResult,
         ToolCall,
@@ -31,30 +35,42 @@ if TYPE_CHECKING:
     from factory.testing.session import arun_spec, run_spec
 
 __all__ = [
+    "ConditionCoverage",
     "ConversationResult",
     "Coverage",
     "EdgeCoverage",
     "ExpectationResult",
     "FailureRecord",
     "Message",
+    "MutantResult",
+    "MutationReport",
     "RunReport",
     "Selection",
+    "Simulation",
     "SpecPosition",
     "TestCaseResult",
     "ToolCall",
     "Totals",
     "TurnResult",
+    "arun_mutation",
     "arun_spec",
     "run_conversation",
+    "run_mutation",
     "run_spec",
     "run_tests",
     "select_tests",
 ]
 
-_HOME = {name: "factory.testing.records" for name in __all__[:13] if name != "Selection"}
+_RECORDS = ("ConditionCoverage", "ConversationResult", "Coverage", "EdgeCoverage", "ExpectationResult",
+            "FailureRecord", "Message", "RunReport", "Simulation", "SpecPosition", "TestCaseResult", "ToolCall",
+            "Totals", "TurnResult")
+_HOME = {name: "factory.testing.records" for name in _RECORDS}
 _HOME.update({"Selection": "factory.testing.runner", "run_conversation": "factory.testing.runner",
               "run_tests": "factory.testing.runner", "select_tests": "factory.testing.runner",
               "arun_spec": "factory.testing.session", "run_spec": "factory.testing.session"})
+_HOME.update({name: "factory.testing.mutation" for name in ("MutantResult", "MutationReport", "arun_mutation",
+                                                             "run_mutation")})
+assert set(_HOME) == set(__all__), "every public name has its home module"
 
 
 def __getattr__(name: str) -> Any:

@@ -103,6 +103,7 @@ class ConversationItem(pytest.Item):
     def runtest(self) -> None:
         import asyncio
 
+        from factory.testing.conversation import user_factory
         from factory.testing.runner import run_case
         from factory.testing.session import judge_for
         from factory.testing.targets import effective_model, open_target
@@ -113,7 +114,8 @@ class ConversationItem(pytest.Item):
             async with open_target(self.config.getoption("--factory-target"), loaded=self.loaded,
                                    plan=self.plan, model=override) as target:
                 judge = judge_for(self.loaded, self.plan, override)
-                return await run_case(self.loaded, self.index, self.case, target=target, judge=judge)
+                return await run_case(self.loaded, self.index, self.case, target=target, judge=judge,
+                                      users=user_factory(self.loaded, self.plan, override))
 
         result = asyncio.run(go())
         self.user_properties.append(("pass_rate", result.pass_rate))

@@ -13,15 +13,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ConditionCoverage",
     "ConversationResult",
     "Coverage",
     "EdgeCoverage",
     "ExpectationKind",
     "ExpectationResult",
+    "ExpectationScope",
     "FailureRecord",
     "Message",
     "RunReport",
+    "Simulation",
     "SpecPosition",
+    "StopReason",
     "TestCaseResult",
     "ToolCall",
     "Totals",
@@ -32,7 +36,13 @@ ExpectationKind = Literal[
     "contains", "not_contains", "matches", "visited", "not_visited", "state", "assert", "tool_called",
     "first_token_ms", "total_ms", "judge",
     "turn",  # synthetic: the turn itself failed (an `error` event, a dropped connection)
+    "simulate",  # synthetic: the simulated user could not play (no `script.user` offline, its model failed)
 ]
+ExpectationScope = Literal["turn", "each_turn", "at_end"]
+StopReason = Literal["stop_when", "max_turns", "user_done", "turn_failed", "user_failed", "stop_when_failed"]
+"""Why a simulated conversation ended: its `stop_when` held, `max_turns` were played, the user had no more
+to say (the scripted user's lines ran out, or the model answered `<END>`), a turn failed, the simulated
+user could not write a message, or `stop_when` could not be evaluated."""
 
 
 class _Record(BaseModel):
@@ -80,7 +90,9 @@ class ExpectationResult(_Record):
     """Why it failed, in one line; empty when it passed."""
     position: SpecPosition
     index: int = -1
-    """Index in the turn's `expect` list (-1 for the synthetic `turn` kind)."""
+    """Index in its list (`expect`, `each_turn` or `at_end`); -1 for the synthetic kinds."""
+    scope: ExpectationScope = "turn"
+    """Where it is written: the turn's `expect`, the conversation's `each_turn` or its `at_end`."""
 
 
 class TurnResult(_Record):
@@ -88,6 +100,8 @@ class TurnResult(_Record):
 
     index: int
     user: str
+    simulated: bool = False
+    """The user message was written by the simulated user."""
     reply: str = ""
     path: list[str] = Field(default_factory=list)
     tools: list[ToolCall] = Field(default_factory=list)
@@ -113,7 +127,7 @@ class FailureRecord(_Record):
     conversation: str
     attempt: int
     turn: int
-    """0-based index of the turn in the conversation's `turns`."""
+    """0-based index of the turn in the conversation (fixed turns first, then simulated ones)."""
     user: str
     transcript: list[Message]
     """The conversation up to and including this turn's reply."""
@@ -133,8 +147,14 @@ class FailureRecord(_Record):
     def render(self) -> str:
         """The readable failure text (CLI, pytest) - one block per failure."""
         exp = self.expectation
+        if exp.kind == "simulate":
+            where = f"the simulated user, after {len(self.transcript) // 2} turn(s)"
+        elif exp.scope == "at_end":
+            where = f"at the end, last turn {self.turn + 1}: {self.user!r}"
+        else:
+            where = f"turn {self.turn + 1}: {self.user!r}"
         lines = [
-            f"{self.conversation} (attempt {self.attempt}), turn {self.turn + 1}: {self.user!r}",
+            f"{self.conversation} (attempt {self.attempt}), {where}",
             f"  {exp.position}: {exp.kind}: {_short(exp.expected)}",
             f"  failed: {exp.message}",
             f"  reply: {_short(self.reply)}",
@@ -149,6 +169,16 @@ class FailureRecord(_Record):
         return "\n".join(lines)
 
 
+class Simulation(_Record):
+    """How the simulated user played its part in one attempt."""
+
+    user: str
+    """Who played the user: `scripted` (the test's `script.user`) or the model alias (and its override)."""
+    turns: int = 0
+    """Messages the simulated user wrote."""
+    stopped: StopReason = "max_turns"
+
+
 class ConversationResult(_Record):
     """One attempt at one conversation."""
 
@@ -158,6 +188,12 @@ class ConversationResult(_Record):
     passed: bool
     thread_id: str | None = None
     turns: list[TurnResult] = Field(default_factory=list)
+    at_end: list[ExpectationResult] = Field(default_factory=list)
+    """The verdicts of the conversation's `at_end` checks."""
+    transcript: list[Message] = Field(default_factory=list)
+    """Every message of the attempt, in order."""
+    simulation: Simulation | None = None
+    """Set for a conversation with `simulate`."""
     failures: list[FailureRecord] = Field(default_factory=list)
     duration_ms: float = 0.0
 
@@ -181,6 +217,25 @@ class TestCaseResult(_Record):
         return [f for attempt in self.attempts for f in attempt.failures]
 
 
+class ConditionCoverage(_Record):
+    """Which way an edge's `when` went, and in which conversations.
+
+    Read from the turns' paths: edges leaving a node are tried in order and the first that holds is
+    taken, so when a turn went from `a` to `x`, every condition of an edge from `a` listed before the
+    edge to `x` was false and that edge's own condition was true. When several edges join `a` to `x`,
+    the path cannot tell which of them held: those conversations are `undetermined_by`.
+    """
+
+    true_by: list[str] = Field(default_factory=list)
+    false_by: list[str] = Field(default_factory=list)
+    undetermined_by: list[str] = Field(default_factory=list)
+    position: SpecPosition
+
+    @property
+    def both_ways(self) -> bool:
+        return bool(self.true_by and self.false_by)
+
+
 class EdgeCoverage(_Record):
     """One edge of the spec and whether any conversation took it."""
 
@@ -190,6 +245,10 @@ class EdgeCoverage(_Record):
     when: str | None = None
     taken: bool
     position: SpecPosition
+    taken_by: list[str] = Field(default_factory=list)
+    """The conversations that took it."""
+    condition: ConditionCoverage | None = None
+    """For an edge with `when`: which way the condition went."""
 
 
 class Coverage(_Record):
@@ -198,11 +257,19 @@ class Coverage(_Record):
     nodes: list[str] = Field(default_factory=list)
     visited_nodes: list[str] = Field(default_factory=list)
     unvisited_nodes: list[str] = Field(default_factory=list)
+    visited_by: dict[str, list[str]] = Field(default_factory=dict)
+    """Node -> the conversations that visited it."""
+    node_positions: dict[str, SpecPosition] = Field(default_factory=dict)
+    """Node -> where it is defined."""
     edges: list[EdgeCoverage] = Field(default_factory=list)
 
     @property
     def untaken_conditional_edges(self) -> list[EdgeCoverage]:
         return [e for e in self.edges if e.when is not None and not e.taken]
+
+    @property
+    def conditions(self) -> list[ConditionCoverage]:
+        return [e.condition for e in self.edges if e.condition is not None]
 
 
 class Totals(_Record):

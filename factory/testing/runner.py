@@ -11,25 +11,11 @@ import fnmatch
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-from factory.client import ClientError
-from factory.testing import expectations as checks
+from factory.testing.conversation import UserFactory, position, run_conversation, user_factory
 from factory.testing.coverage import compute_coverage
-from factory.testing.records import (
-    ConversationResult,
-    ExpectationKind,
-    ExpectationResult,
-    FailureRecord,
-    Message,
-    RunReport,
-    SpecPosition,
-    TestCaseResult,
-    ToolCall,
-    Totals,
-    TurnResult,
-)
-from graphs.events import EndEvent, ErrorEvent, MetadataEvent, StateEvent, ToolEvent
+from factory.testing.records import ConversationResult, RunReport, TestCaseResult, Totals
 
 if TYPE_CHECKING:
     from factory.client import Client
@@ -39,9 +25,6 @@ if TYPE_CHECKING:
     from graphs.plan import Plan
 
 __all__ = ["Selection", "case_passes", "position", "run_case", "run_conversation", "run_tests", "select_tests"]
-
-JUDGE_SCRIPT_KEY = "judge"
-"""Key of a test's `script` whose entries are the offline judge's verdicts, in order."""
 
 Progress = Callable[[str, int, int, "ConversationResult | None"], None]
 """`(conversation, attempt, attempts, result)`: called when an attempt starts (result None) and ends."""
@@ -78,96 +61,6 @@ def case_passes(passed: int, attempts: int, min_pass_rate: float) -> bool:
     return attempts > 0 and passed >= min_pass_rate * attempts - 1e-9
 
 
-def position(loaded: LoadedSpec, path: tuple[str | int, ...]) -> SpecPosition:
-    pos = loaded.source.at(path)
-    return SpecPosition(file=loaded.source.file, line=pos.line, column=pos.column,
-                        pointer="".join(f"/{part}" for part in path))
-
-
-async def _drive(target: Client, message: str, *, thread_id: str | None, script: dict[str, list[Any]] | None,
-                 mocks: dict[str, Any] | None, turn: TurnResult) -> str | None:
-    """Run one turn and fill `turn` from its events; returns the thread id.
-
-    The `end` event already says what the turn replied, which nodes it visited, whether it paused
-    and how long it took (`first_token_ms`/`total_ms` as the agent measured them, or as the client
-    did when the wire has no `end` of its own); only tool calls, the state and a failure are read
-    from their own events.
-    """
-    try:
-        async for event in target.turn(message, thread_id=thread_id, script=script, mocks=mocks):
-            if isinstance(event, MetadataEvent):
-                thread_id = event.thread_id
-            elif isinstance(event, ToolEvent):
-                turn.tools.append(ToolCall(name=event.name, args=event.args, result=event.result, node=event.node))
-            elif isinstance(event, StateEvent):
-                turn.state = dict(event.values)
-            elif isinstance(event, ErrorEvent):
-                turn.error = event.to_data()
-            elif isinstance(event, EndEvent):
-                turn.reply, turn.path, turn.interrupted = event.reply, list(event.path), event.interrupted
-                turn.first_token_ms, turn.total_ms = event.first_token_ms, event.total_ms
-    except ClientError as exc:
-        if not exc.turn_scoped:
-            raise  # the target itself is unusable (down, refusing the key or the script): stop the run
-        turn.error = ErrorEvent.of(exc.code, exc.message).to_data()
-    return thread_id
-
-
-def _turn_script(loaded: LoadedSpec, case: TestCase) -> tuple[dict[str, list[Any]], list[Any]]:
-    """The script for the agent, and the scripted judge verdicts (the `judge` key, unless a node has that id)."""
-    script = dict(case.script)
-    if JUDGE_SCRIPT_KEY in script and JUDGE_SCRIPT_KEY not in loaded.spec.nodes:
-        return script, list(script.pop(JUDGE_SCRIPT_KEY))
-    return script, []
-
-
-async def run_conversation(loaded: LoadedSpec, index: int, case: TestCase, *, target: Client, judge: Judge,
-                           attempt: int = 1) -> ConversationResult:
-    """One attempt at one conversation: every turn in order, every expectation checked."""
-    started = time.perf_counter()
-    script, verdicts = _turn_script(loaded, case)
-    result = ConversationResult(name=case.name, attempt=attempt, passed=False)
-    transcript: list[Message] = []
-    thread: str | None = None
-    for t, spec_turn in enumerate(case.turns):
-        turn = TurnResult(index=t, user=spec_turn.user)
-        first = t == 0
-        thread = await _drive(target, spec_turn.user, thread_id=thread, script=script if first else None,
-                              mocks=dict(case.mocks) if first else None, turn=turn)
-        result.thread_id = thread
-        transcript += [Message(role="user", text=spec_turn.user), Message(role="assistant", text=turn.reply)]
-        if turn.error is not None:
-            turn.expectations.append(ExpectationResult(
-                kind="turn", expected="the turn completes", passed=False, seen=turn.error,
-                message=f"the turn failed: {turn.error.get('code')}: {turn.error.get('message')}",
-                position=position(loaded, ("tests", index, "turns", t, "user"))))
-        else:
-            for e, expect in enumerate(spec_turn.expect):
-                kind, expected = checks.expected_value(expect)
-                scripted = verdicts.pop(0) if kind == "judge" and verdicts else None
-                verdict = await checks.check(expect, turn, judge_with=judge, scripted_verdict=scripted,
-                                             transcript=[m.model_dump() for m in transcript])
-                turn.expectations.append(ExpectationResult(
-                    kind=cast(ExpectationKind, kind), expected=expected, passed=verdict.passed, seen=verdict.seen,
-                    message=verdict.message,
-                    position=position(loaded, ("tests", index, "turns", t, "expect", e)), index=e))
-        result.turns.append(turn)
-        result.failures += [_failure(loaded, case, attempt, turn, exp, transcript) for exp in turn.expectations
-                            if not exp.passed]
-        if turn.error is not None:
-            break  # later turns would only repeat the failure
-    result.passed = not result.failures
-    result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    return result
-
-
-def _failure(loaded: LoadedSpec, case: TestCase, attempt: int, turn: TurnResult, exp: ExpectationResult,
-             transcript: list[Message]) -> FailureRecord:
-    return FailureRecord(spec=loaded.source.file, conversation=case.name, attempt=attempt, turn=turn.index,
-                         user=turn.user, transcript=list(transcript), expectation=exp, seen=exp.seen,
-                         path=list(turn.path), state=dict(turn.state), tools=list(turn.tools), error=turn.error)
-
-
 def _case_result(loaded: LoadedSpec, index: int, case: TestCase, attempts: list[ConversationResult]) -> TestCaseResult:
     passed = sum(1 for a in attempts if a.passed)
     return TestCaseResult(
@@ -178,15 +71,17 @@ def _case_result(loaded: LoadedSpec, index: int, case: TestCase, attempts: list[
 
 
 async def run_case(loaded: LoadedSpec, index: int, case: TestCase, *, target: Client, judge: Judge,
-                   repeat: int | None = None, jobs: int = 1, progress: Progress | None = None) -> TestCaseResult:
+                   repeat: int | None = None, jobs: int = 1, progress: Progress | None = None,
+                   users: UserFactory | None = None) -> TestCaseResult:
     """Every attempt (`repeat`, or the override) at one conversation, and its pass-rate verdict."""
     report = await _run_units(loaded, [(index, case)], target=target, judge=judge, repeat=repeat, jobs=jobs,
-                              progress=progress)
+                              progress=progress, users=users)
     return report[0]
 
 
 async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, target: Client, judge: Judge,
-                     repeat: int | None, jobs: int, progress: Progress | None) -> list[TestCaseResult]:
+                     repeat: int | None, jobs: int, progress: Progress | None,
+                     users: UserFactory | None) -> list[TestCaseResult]:
     gate = asyncio.Semaphore(max(1, jobs))
     attempts: dict[int, list[ConversationResult]] = {i: [] for i, _ in cases}
 
@@ -194,7 +89,8 @@ async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, t
         async with gate:
             if progress:
                 progress(case.name, attempt, total, None)
-            result = await run_conversation(loaded, index, case, target=target, judge=judge, attempt=attempt)
+            result = await run_conversation(loaded, index, case, target=target, judge=judge, attempt=attempt,
+                                            users=users)
             attempts[index].append(result)
             if progress:
                 progress(case.name, attempt, total, result)
@@ -210,21 +106,23 @@ async def _run_units(loaded: LoadedSpec, cases: list[tuple[int, TestCase]], *, t
 async def run_tests(loaded: LoadedSpec, plan: Plan, *, target: Client, judge: Judge,
                     selection: Selection | None = None, repeat: int | None = None, jobs: int = 1,
                     model: str | None = None, progress: Progress | None = None) -> RunReport:
-    """Run the selected conversations of one spec (the target must already be entered)."""
+    """Run the selected conversations of one spec (the target must already be entered); `model` is the run's
+    override, which also decides who plays a simulated user."""
     started = time.perf_counter()
     cases = select_tests(loaded, selection)
     results = await _run_units(loaded, cases, target=target, judge=judge, repeat=repeat, jobs=jobs,
-                               progress=progress)
-    turns = [turn for r in results for a in r.attempts for turn in a.turns]
+                               progress=progress, users=user_factory(loaded, plan, model))
+    played = [(r.name, a.turns) for r in results for a in r.attempts]
     report = RunReport(spec=loaded.source.file, agent=loaded.spec.name, target=target.description, model=model,
-                       results=results, coverage=compute_coverage(loaded, turns), totals=_totals(results),
+                       results=results, coverage=compute_coverage(loaded, played), totals=_totals(results),
                        duration_ms=round((time.perf_counter() - started) * 1000, 2))
     return report
 
 
 def _totals(results: list[TestCaseResult]) -> Totals:
     attempts = [a for r in results for a in r.attempts]
-    expectations = [e for a in attempts for t in a.turns for e in t.expectations]
+    expectations = [e for a in attempts for t in a.turns for e in t.expectations] + [
+        e for a in attempts for e in a.at_end]
     return Totals(conversations=len(results), passed=sum(r.passed for r in results),
                   failed=sum(not r.passed for r in results), attempts=len(attempts),
                   attempts_passed=sum(a.passed for a in attempts), turns=sum(len(a.turns) for a in attempts),

@@ -46,7 +46,8 @@ def judge_for(loaded: LoadedSpec, plan: Any, override: str | None) -> Any:
     from factory.testing.judge import ScriptedJudge, make_judge
     from graphs.models import ModelConfigError
 
-    needs_judge = any(e.judge is not None for case in loaded.spec.tests for turn in case.turns for e in turn.expect)
+    needs_judge = any(e.judge is not None for case in loaded.spec.tests
+                      for e in [*(e for turn in case.turns for e in turn.expect), *case.each_turn, *case.at_end])
     if not needs_judge:
         return ScriptedJudge()
     try:

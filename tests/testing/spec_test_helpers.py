@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,3 +76,12 @@ def write_mini(folder: Path, tests: str = MINI_TESTS, *, name: str = "mini.yaml"
     path = folder / name
     path.write_text(MINI_SPEC.replace("TESTS\n", tests), encoding="utf-8")
     return path
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A minimal environment for a `factory` subprocess; `PYTHONPATH` is kept, so that a worktree's code is
+    the code under test."""
+    env = {"PATH": "/usr/bin:/bin", **extra}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env

@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from spec_test_helpers import write_mini
+from spec_test_helpers import clean_env, write_mini
 
 from factory.testing import RunReport
 
@@ -31,7 +31,7 @@ FAILING = """\
 
 def factory(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(FACTORY), "test", *map(str, args)], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "COLUMNS": "200"})
+                          env=clean_env(NO_COLOR="1", COLUMNS="200"))
 
 
 def test_exit_0_when_all_pass_with_plain_progress_lines(mini: Path) -> None:
@@ -116,3 +116,45 @@ def test_an_unwritable_report_path_is_a_usage_error(tmp_path: Path) -> None:
     done = factory(spec, "--json", blocker / "report.json")
     assert done.returncode == 2
     assert "cannot write the report" in done.stderr and "Traceback" not in done.stderr
+
+
+SIMULATED = """\
+  - name: a simulated user asks for help
+    simulate:
+      persona: A customer with a gold account.
+      goal: Get help with the account.
+      stop_when: state.topic == "help"
+    script:
+      user: ["Help me with my account"]
+      route: [help]
+      help: ["Your gold account is fine."]
+    each_turn: [{not_contains: sorry}]
+    at_end: [{visited: [fetch, help]}, {contains: gold}]
+"""
+
+
+def test_the_transcript_of_a_simulated_conversation_is_in_every_report(tmp_path: Path) -> None:
+    spec = write_mini(tmp_path, SIMULATED)
+    out_json, out_xml = tmp_path / "r.json", tmp_path / "r.xml"
+    done = factory(spec, "--json", out_json, "--junit-xml", out_xml)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = ["  ~ user: Help me with my account", "  ~ agent: Your gold account is fine.",
+             "    (simulated user: scripted; 1 simulated turn(s); stopped: stop_when)"]
+    assert "pass transcript of a simulated user asks for help:\n" + "\n".join(lines) in done.stdout
+    (report,) = [RunReport.model_validate(r) for r in json.loads(out_json.read_text())["reports"]]
+    (attempt,) = report.results[0].attempts
+    assert [(m.role, m.text) for m in attempt.transcript] == [
+        ("user", "Help me with my account"), ("assistant", "Your gold account is fine.")]
+    assert attempt.simulation is not None and attempt.simulation.stopped == "stop_when"
+    case = ET.parse(out_xml).getroot().find("testsuite/testcase")
+    assert case is not None
+    assert case.findtext("system-out") == "attempt 1:\n" + "\n".join(lines)
+
+
+def test_usage_errors_of_the_new_options(mini: Path) -> None:
+    bad_protocol = factory(mini, "--target", "http://127.0.0.1:9", "--protocol", "carrier-pigeon")
+    assert bad_protocol.returncode == 2 and "unknown --protocol 'carrier-pigeon'" in bad_protocol.stderr
+    score_alone = factory(mini, "--min-score", "0.5")
+    assert score_alone.returncode == 2 and "--min-score goes with --mutate" in score_alone.stderr
+    elsewhere = factory(mini, "--mutate", "--target", "local")
+    assert elsewhere.returncode == 2 and "--mutate runs the mutants in-process" in elsewhere.stderr

@@ -49,6 +49,7 @@ ALL = {
     "after booking it only reminds the lead of the call",
     "unknown companies still get qualified",
     "the budget question is judged to be a single question",
+    "a simulated lead gets qualified and books a call",
 }
 
 FAULTS = {
@@ -56,13 +57,15 @@ FAULTS = {
         "sales_discovery.yaml", """to: ask_budget, when: 'state.stage == "budget"'""",
         """to: ask_budget, when: 'state.stage == "budgt"'""",
         {"looks the company up and asks for budget when pain is known",
-         "qualifies over several turns and books a meeting", "unknown companies still get qualified"}),
+         "qualifies over several turns and books a meeting", "unknown companies still get qualified",
+         "a simulated lead gets qualified and books a call"}),
     "changed tool result (python tool)": (
         "sales_tools.py", '"employees": 45, "tier": "smb"', '"employees": 45, "tier": "mid-market"',
         {"asks about pain when only the company is known"}),
     "changed `set` expression": (
         "sales_discovery.yaml", 'values: {meeting_booked: "true"}', 'values: {meeting_booked: "false"}',
-        {"qualifies over several turns and books a meeting", "after booking it only reminds the lead of the call"}),
+        {"qualifies over several turns and books a meeting", "after booking it only reminds the lead of the call",
+         "a simulated lead gets qualified and books a call"}),
     "changed scripted reply (what a changed prompt does to a model's answer)": (
         "sales_discovery.yaml", '["Thanks! What made you reach out to us today?"]', '["Thanks! What brings you here?"]',
         {"asks about pain when only the company is known"}),

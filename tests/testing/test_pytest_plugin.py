@@ -32,7 +32,7 @@ def test_sales_spec_collects_one_item_per_conversation(tmp_path: Path) -> None:
     done = pytest_run(SPECS / "sales_discovery.yaml", "-v", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sales_discovery.yaml::asks for the company when the lead gives nothing PASSED" in done.stdout
-    assert "7 passed" in done.stdout
+    assert "8 passed" in done.stdout
 
 
 def test_failure_report_is_readable(tmp_path: Path) -> None:

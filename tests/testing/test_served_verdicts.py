@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from spec_test_helpers import write_mini
+from spec_test_helpers import clean_env, write_mini
 from test_example_specs import EXAMPLES
 
 from factory.errors import UserError
@@ -36,7 +36,7 @@ def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
     if test_mode:
         args.append("--test-mode")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={"PATH": "/usr/bin:/bin", "FACTORY_TEST_MODE": ""})
+                               env=clean_env(FACTORY_TEST_MODE=""))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -117,3 +117,18 @@ def test_a_malformed_url_is_a_usage_error(mini: Path) -> None:
     done = subprocess.run([str(FACTORY), "test", str(mini), "--target", "http://[::1"], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 2 and "is not a valid URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_protocol_option_reaches_the_client(mini: Path) -> None:
+    def cli(url: str, protocol: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(FACTORY), "test", str(mini), "--target", url, "--protocol", protocol],
+                              capture_output=True, text=True, timeout=120, check=False,
+                              env=clean_env(NO_COLOR="1", COLUMNS="200"))
+
+    with served(mini) as url:
+        over_ws, as_agent_server = cli(url, "ws"), cli(url, "agent-server")
+    assert over_ws.returncode == 0, over_ws.stdout + over_ws.stderr
+    assert "2 passed, 0 failed of 2 conversations" in over_ws.stdout
+    # a factory server is no Agent Server: naming that protocol is refused, which shows the option is used
+    assert as_agent_server.returncode == 2, as_agent_server.stdout + as_agent_server.stderr
+    assert "Traceback" not in as_agent_server.stderr
