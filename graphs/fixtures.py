@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONFIG_KEY", "Fixtures", "from_config", "node_path"]
+__all__ = ["CONFIG_KEY", "WIRE_KEY", "Fixtures", "from_config", "from_wire", "node_path"]
 
 _NO_MOCK = object()
 
@@ -47,6 +47,30 @@ class Fixtures:
     @staticmethod
     def is_mocked(value: Any) -> bool:
         return value is not _NO_MOCK
+
+
+WIRE_KEY = "factory_test"
+"""An Agent Server run's `config.configurable` key carrying a test's `{"script", "mocks"}` (ours in
+test mode, and LangGraph's server hosting the generated module with `FACTORY_TEST_MODE=1`)."""
+
+
+def from_wire(configurable: Mapping[str, Any] | None) -> tuple[dict[str, list[Any]], dict[str, Any]] | None:
+    """`(script, mocks)` from a run's `configurable`, or None when it carries none.
+
+    Raises:
+        ValueError: the value is not `{"script": {node: [...]}, "mocks": {tool: ...}}`.
+    """
+    value = (configurable or {}).get(WIRE_KEY)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - {"script", "mocks"}:
+        raise ValueError(f"`{WIRE_KEY}` must be an object with `script` and/or `mocks`")
+    script, mocks = value.get("script") or {}, value.get("mocks") or {}
+    if not isinstance(script, Mapping) or not all(isinstance(v, list) for v in script.values()):
+        raise ValueError(f"`{WIRE_KEY}.script` maps node paths to lists of replies")
+    if not isinstance(mocks, Mapping):
+        raise ValueError(f"`{WIRE_KEY}.mocks` maps tool names to results")
+    return dict(script), dict(mocks)
 
 
 CONFIG_KEY = "factory_fixtures"

@@ -23,10 +23,11 @@ from factory.client._agent_server_events import STREAM_MODES, RunReader
 from factory.client._base import ClientBase, ClientError, Fixtures
 from factory.client._http import auth_error, bad_thread_id, base_url, detail, dropped, http_refusal, unreachable
 from graphs.events import ErrorEvent, Event
+from graphs.fixtures import WIRE_KEY
 
 __all__ = ["TEST_FIXTURES_KEY", "AgentServerClient"]
 
-TEST_FIXTURES_KEY = "factory_test"
+TEST_FIXTURES_KEY = WIRE_KEY
 """The run config's `configurable` key carrying a test's `{"script", "mocks"}` to an Agent Server."""
 
 _CANCEL_WAIT_S = 10.0

@@ -125,10 +125,16 @@ def test_protocol_option_reaches_the_client(mini: Path) -> None:
                               capture_output=True, text=True, timeout=120, check=False,
                               env=clean_env(NO_COLOR="1", COLUMNS="200"))
 
+    def threads(url: str) -> int:  # threads the Agent Server API made (its clients create them first)
+        return len(httpx.post(f"{url}/threads/search", json={"limit": 100}, timeout=10).json())
+
     with served(mini) as url:
-        over_ws, as_agent_server = cli(url, "ws"), cli(url, "agent-server")
-    assert over_ws.returncode == 0, over_ws.stdout + over_ws.stderr
-    assert "2 passed, 0 failed of 2 conversations" in over_ws.stdout
-    # a factory server is no Agent Server: naming that protocol is refused, which shows the option is used
-    assert as_agent_server.returncode == 2, as_agent_server.stdout + as_agent_server.stderr
-    assert "Traceback" not in as_agent_server.stderr
+        over_ws = cli(url, "ws")
+        after_ws = threads(url)
+        as_agent_server = cli(url, "agent-server")
+        after_agent_server = threads(url)
+    # a factory server also speaks the Agent Server API (test fixtures in `config.configurable`)
+    for done in (over_ws, as_agent_server):
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "2 passed, 0 failed of 2 conversations" in done.stdout
+    assert (after_ws, after_agent_server) == (0, 2)  # the option chose the protocol

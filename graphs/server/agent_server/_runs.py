@@ -22,6 +22,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 
 from graphs.agent import OpenTurn
+from graphs.fixtures import WIRE_KEY, from_wire
 from graphs.runs import TAIL, RunRecord, RunStatus, StreamItem
 from graphs.server._errors import is_utf8
 from graphs.server.agent_server._context import ApiError, ApiRoute, Context, context, dumps, invalid
@@ -85,6 +86,18 @@ async def _check_thread_point(ctx: Context, body: RunCreate, thread_id: str) -> 
                       "earlier one (editing or regenerating a past message) is not supported", asked)
 
 
+def _fixtures(ctx: Context, body: RunCreate) -> tuple[Any, Any]:
+    """A test's script and mocks from `config.configurable` (`graphs.fixtures.WIRE_KEY`), test mode only."""
+    try:
+        found = from_wire(body.config.configurable if body.config else None)
+    except ValueError as exc:
+        raise invalid(("body", "config", "configurable", WIRE_KEY), str(exc)) from None
+    if found is None:
+        return None, None
+    ctx.state.check_fixtures(*found)
+    return found
+
+
 async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes: tuple[StreamMode, ...]) -> RunRecord:
     """Check the request, hold the thread and start the run; its record."""
     ctx.check_assistant(body.assistant_id)
@@ -102,9 +115,11 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
     temporary = stateless and body.on_completion != "keep"
     run_id = str(uuid.uuid4())
 
+    script, mocks = _fixtures(ctx, body)
+
     def hold(thread: str) -> Awaitable[OpenTurn]:  # ThreadBusy: 409
         return ctx.agent.open_turn(message, thread_id=thread, run_id=run_id, message_id=message_id,
-                                   step_events=needs_step_events(modes))
+                                   step_events=needs_step_events(modes), script=script, mocks=mocks)
 
     if thread_id is None:
         thread_id = str(uuid.uuid4())
