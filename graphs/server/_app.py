@@ -92,7 +92,8 @@ def create_app(
                      lifespan=lifespan, max_body_size=state.limits.max_body_bytes)
     app.state.factory = state
     install_error_handlers(app)
-    add_error_family(app, OPENAI_ERRORS)
+    for family in (OPENAI_ERRORS, *agent_server.AGENT_SERVER_ERRORS):
+        add_error_family(app, family)
     for router in (health.router, sse.router_for(state.limits), websocket.router_for(state.limits),
                    openai_router_for(plan["name"]), pages.router, agent_server.router):
         app.include_router(router)
