@@ -196,7 +196,6 @@ def test_workers_share_the_port_and_the_threads_and_replace_a_dead_worker(tmp_pa
         assert victim not in _pids_of_turns(replica.url, 8)
         replica.proc.send_signal(signal.SIGTERM)
         assert replica.proc.wait(40) == 0
-        assert not _children(replica.proc.pid) if Path(f"/proc/{replica.proc.pid}").exists() else True
     finally:
         replica.stop()
 
