@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
@@ -307,6 +307,15 @@ class Agent:
     ) -> AsyncGenerator[Event, None]:
         yield MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])
         fold = _Fold()
+        saved = _saved_reply(session.before, message_id)
+        if saved is not None:  # a retry of a saved turn whose `end` its client never got: answer it again
+            if saved:
+                fold.token(saved)
+                yield TokenEvent(text=saved, node="")
+            yield StateEvent(values=await self.state(session.thread_id))
+            yield EndEvent(reply=saved, usage={}, path=[], interrupted=bool(session.before.interrupts),
+                           first_token_ms=fold.ms(fold.first_token), total_ms=fold.ms(time.perf_counter()))
+            return
         question: dict[str, Any] | None = None
         # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
@@ -403,6 +412,20 @@ async def _open_toolbox(plan: Plan, base_dir: str | Path, stack: AsyncExitStack)
     except ToolError as exc:
         raise AgentConfigError(f"{plan['name']}: {exc}") from None
     return toolbox
+
+
+def _saved_reply(before: Any, message_id: str | None) -> str | None:
+    """The reply saved after the thread's last user message when that message has id `message_id`
+    (the turn was saved, then its client lost the stream and sent it again); None otherwise."""
+    if message_id is None:
+        return None
+    messages = (before.values or {}).get("messages") or []
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            if messages[index].id != message_id:
+                return None
+            return "".join(m.text for m in messages[index + 1:] if isinstance(m, AIMessage))
+    return None
 
 
 def _question_tokens(question: dict[str, Any], fold: _Fold) -> list[TokenEvent]:
