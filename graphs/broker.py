@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-__all__ = ["BROKER_ENV", "choose_broker_url", "open_redis", "redacted"]
+from graphs.runs import LocalRunStore, LocalRunStream, Runs
+
+__all__ = ["BROKER_ENV", "choose_broker_url", "open_redis", "open_runs", "redacted"]
 
 BROKER_ENV = "FACTORY_BROKER"
 _SCHEMES = ("redis://", "rediss://", "unix://")
@@ -54,3 +56,28 @@ async def open_redis(url: str, *, timeout_s: float = 5.0) -> AsyncIterator[Any]:
         yield client
     finally:
         await client.aclose()
+
+
+@asynccontextmanager
+async def open_runs(broker_url: str | None, *, agent: str) -> AsyncIterator[Runs]:
+    """The run bookkeeping of a server: in this process without a broker, in Redis with one (keys under
+    `factory:<agent>:`); on the way out this process's runs are cancelled (each restores its thread)."""
+    if broker_url is None:
+        runs = Runs(LocalRunStore(), LocalRunStream())
+        try:
+            yield runs
+        finally:
+            await runs.shutdown()
+        return
+    from graphs.redis_runs import RedisRunStore, RedisRunStream
+
+    prefix = f"factory:{agent}:"
+    async with open_redis(broker_url) as client:
+        stream = RedisRunStream(client, prefix=prefix)
+        await stream.start()
+        runs = Runs(RedisRunStore(client, prefix=prefix), stream)
+        try:
+            yield runs
+        finally:
+            await runs.shutdown()
+            await stream.stop()
