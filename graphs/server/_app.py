@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from graphs.agent import Agent
 from graphs.checkpointers import choose_checkpointer_url
 from graphs.plan import Plan, serve_settings
-from graphs.server import agent_server, health, mcp_endpoint, pages, sse, websocket
+from graphs.server import a2a, agent_server, health, mcp_endpoint, pages, sse, websocket
 from graphs.server._errors import add_error_family, install_error_handlers
 from graphs.server._guard import guard
 from graphs.server._openapi import install_openapi
@@ -95,7 +95,7 @@ def create_app(
     install_error_handlers(app)
     add_error_family(app, OPENAI_ERRORS)
     for router in (health.router, sse.router_for(state.limits), websocket.router_for(state.limits),
-                   openai_router_for(plan["name"]), pages.router, agent_server.router):
+                   openai_router_for(plan["name"]), pages.router, agent_server.router, a2a.router):
         app.include_router(router)
     path = (serve["path"] or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
     add_langserve_routes(app, state, path=path)
