@@ -111,6 +111,22 @@ def _python_modules(loaded: LoadedSpec, plan: Plan, *, rel: Path = Path(".")) ->
             child_rel = Path(_relative_folder(folder, child.folder.resolve(), child.path))
             node["plan"]["python_path"] = [child_rel.as_posix()]
             out.update(_python_modules(child, node["plan"], rel=child_rel))
+    out.update(_mcp_server_files(loaded, plan, rel=rel))
+    return out
+
+
+def _mcp_server_files(loaded: LoadedSpec, plan: dict[str, Any], *, rel: Path) -> dict[str, bytes]:
+    """The files of the spec's folder a stdio MCP server names (its script in `args`, a `command`
+    that is a relative path): the server runs in the agent's folder in the image too."""
+    folder = loaded.folder.resolve()
+    out: dict[str, bytes] = {}
+    for server in (plan.get("mcp_servers") or {}).values():
+        if "command" not in server:
+            continue
+        for name in [server["command"], *server.get("args", [])]:
+            path = (folder / name).resolve()
+            if not Path(name).is_absolute() and path.is_file() and path.is_relative_to(folder):
+                out[(rel / path.relative_to(folder)).as_posix()] = path.read_bytes()
     return out
 
 
