@@ -59,25 +59,40 @@ def _tools_prompt(tools: list[dict[str, Any]], forced: str | None) -> str:
 
 
 def render_chatml(messages: list[dict[str, Any]], *, tools_text: str = "") -> str:
-    """ChatML by plain joining: what the model reads is exactly what the client sent."""
+    """ChatML by plain joining: what the model reads is exactly what the client sent.
+
+    Tool calls and their results go into the system message as notes ("You called X with ...; it
+    answered ..."): left in the conversation, a 135M model copies them out as its reply.
+    """
+    notes = _tool_notes(messages)
     parts: list[str] = []
     system_seen = False
     for message in messages:
         role, text = message.get("role", "user"), _text(message.get("content"))
+        if role in ("tool", "function") or (role == "assistant" and message.get("tool_calls") and not text):
+            continue
         if role == "system" and not system_seen:
-            text, system_seen = text + tools_text, True
-        if role == "assistant" and message.get("tool_calls"):
-            calls = [{"name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))}
-                     for c in message["tool_calls"]]
-            text = (text + "\n" if text else "") + "\n".join(
-                f"{_CALL_OPEN}\n{json.dumps(c, ensure_ascii=False)}\n</tool_call>" for c in calls)
-        if role in ("tool", "function"):
-            role, text = "user", f"<tool_response>\n{text}\n</tool_response>"
+            text, system_seen = text + tools_text + notes, True
         parts.append(f"<|im_start|>{role}\n{text}{_END}\n")
-    if tools_text and not system_seen:
-        parts.insert(0, f"<|im_start|>system\n{tools_text.strip()}{_END}\n")
+    if (tools_text or notes) and not system_seen:
+        parts.insert(0, f"<|im_start|>system\n{(tools_text + notes).strip()}{_END}\n")
     parts.append("<|im_start|>assistant\n")
     return "".join(parts)
+
+
+def _tool_notes(messages: list[dict[str, Any]]) -> str:
+    calls: dict[str, str] = {}
+    notes: list[str] = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            calls[str(call.get("id"))] = f"{function.get('name')} with {function.get('arguments')}"
+        if message.get("role") in ("tool", "function"):
+            called = calls.get(str(message.get("tool_call_id")), str(message.get("name") or "a tool"))
+            notes.append(f"You called {called}; it answered: {_text(message.get('content'))}")
+    if not notes:
+        return ""
+    return "\n\n" + "\n".join(notes) + "\nTell the user the outcome in one short sentence."
 
 
 def _arguments(raw: Any) -> Any:
@@ -98,9 +113,27 @@ def _call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else {"oneOf": options}
 
 
+MAX_STRING, MAX_ITEMS = 200, 8
+"""Bounds the grammar gives strings and arrays that have none, so a call's JSON always closes: a tool
+call is generated without the request's `max_tokens` (a reply's budget would cut the JSON short)."""
+
+
+def _bounded(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_bounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _bounded(value) for key, value in schema.items()}
+    if out.get("type") == "string" and "enum" not in out and "maxLength" not in out:
+        out["maxLength"] = MAX_STRING
+    if out.get("type") == "array" and "maxItems" not in out:
+        out["maxItems"] = MAX_ITEMS
+    return out
+
+
 def _grammar(schema: dict[str, Any], verbose: bool) -> Any:
     try:
-        return llama_grammar.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=verbose)
+        return llama_grammar.LlamaGrammar.from_json_schema(json.dumps(_bounded(schema)), verbose=verbose)
     except Exception:  # a schema llama.cpp's converter does not handle: any JSON at all
         return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=verbose)
 
@@ -141,7 +174,7 @@ def chat_handler(llama: Any, messages: list[dict[str, Any]], functions: Any = No
         prompt += f"{_CALL_OPEN}\n{{\"name\": {json.dumps(forced)}, \"arguments\": "
         schema = chosen[0]["function"].get("parameters") or {"type": "object"}
         out = llama.create_completion(prompt=prompt, stream=stream, grammar=_grammar(schema, llama.verbose),
-                                      **{**base, "stop": [_END]})
+                                      **{**base, "stop": [_END], "max_tokens": None})
         return _tool_call(forced, out, stream)
     return _auto(llama, messages, tools, base, stream)
 
@@ -165,7 +198,7 @@ def _auto(llama: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]
         return llama_chat_format._convert_completion_to_chat(out, stream=stream)
     prompt = render_chatml(messages, tools_text=_tools_prompt(tools, None)) + f"{_CALL_OPEN}\n"
     out = llama.create_completion(prompt=prompt, stream=False, grammar=_grammar(_call_schema(tools), llama.verbose),
-                                  **{**base, "stop": [_END]})
+                                  **{**base, "stop": [_END], "max_tokens": None})
     text = out["choices"][0]["text"]
     try:
         call = json.loads(text)

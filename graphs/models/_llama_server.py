@@ -83,6 +83,43 @@ def _no_extra_buffer_types() -> None:
     low.llama_model_default_params = params
 
 
+async def _normalized(receive: Any) -> Any:
+    """The request body with what the OpenAI wire allows but llama-cpp-python's schema refuses made
+    acceptable: an assistant message that only calls tools has `content: null` (OpenAI's own clients
+    send it so), the schema wants a string; `max_completion_tokens` (what LangChain sends) is
+    OpenAI's newer name of `max_tokens`, which is the only one llama-cpp-python reads."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return _replay([message], receive)
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    try:
+        data = json.loads(body)
+        if "max_completion_tokens" in data:
+            data.setdefault("max_tokens", data.pop("max_completion_tokens"))
+        for item in data.get("messages") or []:
+            if isinstance(item, dict) and item.get("role") == "assistant" and item.get("content") is None:
+                item["content"] = ""
+        body = json.dumps(data).encode()
+    except (ValueError, AttributeError):
+        pass  # not JSON: let the server answer it
+    return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _replay(messages: list[dict[str, Any]], then: Any) -> Any:
+    """A `receive` that gives these messages first, then the connection's own (a disconnect, later)."""
+    pending = list(messages)
+
+    async def receive() -> Any:
+        if pending:
+            return pending.pop(0)
+        return await then()
+
+    return receive
+
+
 def serve(model: Path, *, host: str = "127.0.0.1", port: int = 0, state: Path | None = None,
           idle_exit_s: float = 0, n_ctx: int = 8192, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `idle_exit_s` without a request, when > 0)."""
@@ -94,6 +131,8 @@ def serve(model: Path, *, host: str = "127.0.0.1", port: int = 0, state: Path | 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         """Remember when the last request began and ended (a plain ASGI wrapper: streams pass as they are)."""
         last_request[0] = time.monotonic()
+        if scope.get("type") == "http" and scope.get("path") == "/v1/chat/completions":
+            receive = await _normalized(receive)
         try:
             await inner(scope, receive, send)
         finally:
