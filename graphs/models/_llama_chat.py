@@ -113,9 +113,10 @@ def _call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else {"oneOf": options}
 
 
-MAX_STRING, MAX_ITEMS = 200, 8
-"""Bounds the grammar gives strings and arrays that have none, so a call's JSON always closes: a tool
-call is generated without the request's `max_tokens` (a reply's budget would cut the JSON short)."""
+MAX_STRING, MAX_ITEMS, CALL_TOKENS = 200, 8, 512
+"""Bounds the grammar gives strings and arrays that have none, so a call's JSON closes in time: a tool
+call may use `CALL_TOKENS` whatever the request's `max_tokens` (a reply's budget would cut the JSON
+short); a call still cut there reaches the client as arguments that do not parse."""
 
 
 def _bounded(schema: Any) -> Any:
@@ -136,6 +137,10 @@ def _grammar(schema: dict[str, Any], verbose: bool) -> Any:
         return llama_grammar.LlamaGrammar.from_json_schema(json.dumps(_bounded(schema)), verbose=verbose)
     except Exception:  # a schema llama.cpp's converter does not handle: any JSON at all
         return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=verbose)
+
+
+def _call_options(base: dict[str, Any]) -> dict[str, Any]:
+    return {**base, "stop": [_END], "max_tokens": max(base["max_tokens"] or 0, CALL_TOKENS)}
 
 
 def _forced_name(tool_choice: Any, tools: list[dict[str, Any]]) -> str | None:
@@ -174,7 +179,7 @@ def chat_handler(llama: Any, messages: list[dict[str, Any]], functions: Any = No
         prompt += f"{_CALL_OPEN}\n{{\"name\": {json.dumps(forced)}, \"arguments\": "
         schema = chosen[0]["function"].get("parameters") or {"type": "object"}
         out = llama.create_completion(prompt=prompt, stream=stream, grammar=_grammar(schema, llama.verbose),
-                                      **{**base, "stop": [_END], "max_tokens": None})
+                                      **_call_options(base))
         return _tool_call(forced, out, stream)
     return _auto(llama, messages, tools, base, stream)
 
@@ -198,7 +203,7 @@ def _auto(llama: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]
         return llama_chat_format._convert_completion_to_chat(out, stream=stream)
     prompt = render_chatml(messages, tools_text=_tools_prompt(tools, None)) + f"{_CALL_OPEN}\n"
     out = llama.create_completion(prompt=prompt, stream=False, grammar=_grammar(_call_schema(tools), llama.verbose),
-                                  **{**base, "stop": [_END], "max_tokens": None})
+                                  **_call_options(base))
     text = out["choices"][0]["text"]
     try:
         call = json.loads(text)

@@ -9,7 +9,10 @@ foreground.
 
 Settings differ from `python -m llama_cpp.server`'s defaults where those hurt us: our chat format
 (`graphs.models._llama_chat`: never HTML-escaped), `interrupt_requests` off (by default a new request
-cuts the stream another client is reading), a context of 8192 tokens, one thread per two cores
+cuts the stream another client is reading), a context of 8192 tokens, what SmolLM2 was trained on
+(`$FACTORY_LOCAL_LLM_CTX`; `factory fix` sends its patcher about 9,600 tokens, 80% of them the spec
+language's JSON Schema, so the local patcher's calls are refused as too long unless this is raised,
+at ~24 KB of KV cache per token and minutes of prompt reading on a busy 2-core machine), one thread per two cores
 (`$FACTORY_LOCAL_LLM_THREADS`: llama.cpp's OpenMP threads spin, and on a busy machine more threads
 are slower, 2 tokens/s against 10 here with the test suite running), and no "extra buffer types"
 (weight repacking and Intel AMX tiles: a pip build with `-march=native` on a VM whose CPU reports AMX
@@ -30,7 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODEL_ALIAS", "main", "serve"]
+__all__ = ["HEALTH_PATH", "MODEL_ALIAS", "main", "serve"]
+
+HEALTH_PATH = "/factory/health"
+"""Answers at once even while the model generates (a health check must not wait behind a long reply)."""
 
 MODEL_ALIAS = "local"
 """The model name the server answers to (any name is accepted; this one is listed at /v1/models)."""
@@ -83,6 +89,14 @@ def _no_extra_buffer_types() -> None:
     low.llama_model_default_params = params
 
 
+async def _health(send: Any, model: Path) -> None:
+    """Answered here, not by llama-cpp-python, whose every route waits for the model while it generates."""
+    body = json.dumps({"pid": os.getpid(), "model": str(model)}).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _normalized(receive: Any) -> Any:
     """The request body with what the OpenAI wire allows but llama-cpp-python's schema refuses made
     acceptable: an assistant message that only calls tools has `content: null` (OpenAI's own clients
@@ -120,16 +134,23 @@ def _replay(messages: list[dict[str, Any]], then: Any) -> Any:
     return receive
 
 
+def _default_ctx() -> int:
+    return int(os.environ.get("FACTORY_LOCAL_LLM_CTX") or 8192)
+
+
 def serve(model: Path, *, host: str = "127.0.0.1", port: int = 0, state: Path | None = None,
-          idle_exit_s: float = 0, n_ctx: int = 8192, on_ready: Callable[[str], None] | None = None) -> None:
+          idle_exit_s: float = 0, n_ctx: int | None = None, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `idle_exit_s` without a request, when > 0)."""
     import uvicorn
 
-    inner = _app(model, n_ctx)
+    inner = _app(model, n_ctx or _default_ctx())
     last_request = [time.monotonic()]
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         """Remember when the last request began and ended (a plain ASGI wrapper: streams pass as they are)."""
+        if scope.get("type") == "http" and scope.get("path") == HEALTH_PATH:
+            await _health(send, model)
+            return
         last_request[0] = time.monotonic()
         if scope.get("type") == "http" and scope.get("path") == "/v1/chat/completions":
             receive = await _normalized(receive)
@@ -175,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle-exit", type=float, default=0)
-    parser.add_argument("--n-ctx", type=int, default=8192)
+    parser.add_argument("--n-ctx", type=int, default=None)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         serve(args.model, host=args.host, port=args.port, state=args.state, idle_exit_s=args.idle_exit,

@@ -114,8 +114,9 @@ def _alive(pid: int) -> bool:
 
 
 def _answers(base_url: str) -> bool:
+    """The server's own health route (llama-cpp-python's routes wait while the model generates)."""
     try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=5) as answer:
+        with urllib.request.urlopen(f"{base_url.removesuffix('/v1')}/factory/health", timeout=5) as answer:
             return bool(answer.status == 200)
     except OSError:
         return False
