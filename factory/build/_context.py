@@ -115,7 +115,7 @@ def _python_modules(loaded: LoadedSpec, plan: Plan, *, rel: Path = Path(".")) ->
     return out
 
 
-def _mcp_server_files(loaded: LoadedSpec, plan: dict[str, Any], *, rel: Path) -> dict[str, bytes]:
+def _mcp_server_files(loaded: LoadedSpec, plan: Plan, *, rel: Path) -> dict[str, bytes]:
     """The files of the spec's folder a stdio MCP server names (its script in `args`, a `command`
     that is a relative path): the server runs in the agent's folder in the image too."""
     folder = loaded.folder.resolve()
