@@ -74,6 +74,24 @@ def test_a_conversation_goes_on_in_the_thread_the_first_answer_names(onboarding_
     assert onboarding_server.state(first.structuredContent["thread_id"])["full_name"] == "Ana Lima"
 
 
+def test_the_reply_streams_as_progress_notifications_when_asked(onboarding_server: LiveServer) -> None:
+    pieces: list[tuple[float, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        pieces.append((done, message))
+
+    async def talk() -> types.CallToolResult:
+        async with streamable_http_client(f"{onboarding_server.url}/mcp") as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            return await session.call_tool("onboarding", {"message": "hello"}, progress_callback=progress)
+
+    result = asyncio.run(talk())
+    assert len(pieces) > 2
+    assert [done for done, _ in pieces] == list(range(1, len(pieces) + 1))
+    assert "".join(message or "" for _, message in pieces) == _text(result)
+
+
 def test_a_given_thread_id_is_used_for_a_new_thread(onboarding_server: LiveServer) -> None:
     thread = f"mcp-{uuid.uuid4().hex[:8]}"
     (result,) = _call(onboarding_server.url, ("onboarding", {"message": "hello", "thread_id": thread}))
