@@ -63,7 +63,9 @@ def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None)
             build_graph(plan, base_dir=base_dir, model_override=model_override)
     except AgentConfigError as exc:
         raise StartupError(f"the agent {plan['name']!r} cannot start: {exc}", usage=True,
-                           hint="fix the spec's tool or python module it names") from None
+                           hint="fix the spec's tool or python module it names" + (
+                               "; check that its MCP servers start: `factory validate --online SPEC`"
+                               if plan.get("mcp_servers") else "")) from None
 
 
 async def _open_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
