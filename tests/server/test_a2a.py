@@ -221,3 +221,17 @@ def test_a_stream_the_client_leaves_cancels_the_task_and_restores_the_thread(
             time.sleep(0.1)
         assert state == "canceled"
         assert server.call(server.agent.messages(task["contextId"])) == []
+
+
+def test_with_api_keys_the_card_is_open_and_a2a_needs_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("A2A_TEST_KEYS", "k1")
+    monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
+    plan = echo_plan("http://127.0.0.1:9/v1", auth={"api_keys_env": "A2A_TEST_KEYS"})
+    with LiveServer(plan, base_dir=tmp_path) as server, server.client() as client:
+        card = client.get("/.well-known/agent-card.json")
+        assert card.status_code == 200 and card.json()["security"] == [{"apiKey": []}, {"bearer": []}]
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "x"}}
+        assert client.post("/a2a", json=body).status_code == 401
+        keyed = client.post("/a2a", json=body, headers={"X-API-Key": "k1"})
+        assert keyed.status_code == 200 and keyed.json()["error"]["code"] == -32001
