@@ -125,6 +125,14 @@ class McpServers:
         await link.open()
         return link
 
+    async def tools(self, server: str) -> dict[str, dict[str, Any]]:
+        """Every tool `server` lists: name -> `{"description", "parameters"}` (starts it if needed).
+
+        Raises:
+            McpError: the server is unknown, needs a variable that is not set, or failed to start.
+        """
+        return dict((await self._link(server)).tools)
+
     async def schema(self, ref: str) -> dict[str, Any]:
         """`{"description", "parameters"}` of `server/tool` as the server lists it."""
         server, tool = ref.split("/", 1)

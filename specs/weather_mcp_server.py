@@ -21,24 +21,26 @@ FORECASTS: dict[str, dict[str, object]] = {
 ALERTS: dict[str, list[str]] = {"oslo": ["Wind warning: gusts up to 70 km/h from 14:00."]}
 
 
-def _known(city: str) -> str:
-    key = city.strip().lower()
-    if key not in FORECASTS:
-        raise ValueError(f"no forecast for {city!r}; this server knows {', '.join(sorted(FORECASTS))}")
-    return key
+def _unknown(city: str) -> dict[str, object]:
+    """An answer, not an error: the agent tells the user which cities it knows."""
+    return {"city": city, "known": False, "note": f"no forecast for {city!r}; known: {', '.join(sorted(FORECASTS))}"}
 
 
 @server.tool()
 def forecast(city: str) -> dict[str, object]:
-    """Tomorrow's forecast for a city: sky, high and low in °C, rain in mm."""
-    return FORECASTS[_known(city)]
+    """Tomorrow's forecast for a city: sky, high and low in °C, rain in mm (`known: false` for a
+    city the service does not cover)."""
+    found = FORECASTS.get(city.strip().lower())
+    return {**found, "known": True} if found else _unknown(city)
 
 
 @server.tool()
 def alerts(city: str) -> dict[str, object]:
     """Weather warnings for a city for tomorrow (an empty list when there are none)."""
-    key = _known(city)
-    return {"city": FORECASTS[key]["city"], "alerts": ALERTS.get(key, [])}
+    key = city.strip().lower()
+    if key not in FORECASTS:
+        return _unknown(city)
+    return {"city": FORECASTS[key]["city"], "known": True, "alerts": ALERTS.get(key, [])}
 
 
 if __name__ == "__main__":

@@ -57,10 +57,22 @@ def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None)
                 usage=True, hint="export the variable, give the model a `base_url` (a local server), or serve "
                                  "offline with `--model scripted`") from None
     try:
-        build_graph(plan, base_dir=base_dir, model_override=model_override)
+        if plan.get("mcp_servers"):  # the MCP servers start and list their tools, as at start-up
+            asyncio.run(_open_agent(plan, base_dir, model_override=model_override))
+        else:
+            build_graph(plan, base_dir=base_dir, model_override=model_override)
     except AgentConfigError as exc:
         raise StartupError(f"the agent {plan['name']!r} cannot start: {exc}", usage=True,
-                           hint="fix the spec's tool or python module it names") from None
+                           hint="fix the spec's tool or python module it names" + (
+                               "; check that its MCP servers start: `factory validate --online SPEC`"
+                               if plan.get("mcp_servers") else "")) from None
+
+
+async def _open_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
+    from graphs.agent import Agent
+
+    async with Agent.open(plan, checkpointer="memory", base_dir=base_dir, model_override=model_override):
+        pass
 
 
 def check_checkpointer(url: str, base_dir: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,40 @@ def test_an_unknown_assistant_is_a_404(onboarding_server: LiveServer) -> None:
                                                     "params": {"id": "x"}})
     assert response.status_code == 404 and response.json()["error"]["data"]["code"] == "not_found"
     assert "serves 'onboarding' at /a2a/onboarding" in response.json()["error"]["message"]
+
+
+def test_a_stream_the_client_leaves_cancels_the_task_and_restores_the_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
+    slow = {"default": {"text": "one two three four five six seven eight nine ten " * 4, "token_delay_ms": 100}}
+    with MockLLMServer(slow) as mock, LiveServer(echo_plan(mock.base_url), base_dir=tmp_path) as server, \
+            server.client() as client:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "message/stream", "params": {"message": _message("hi")}}
+        with connect_sse(client, "POST", "/a2a", json=body) as source:
+            events = source.iter_sse()
+            task = json.loads(next(events).data)["result"]
+            while json.loads(next(events).data)["result"]["kind"] != "artifact-update":
+                pass  # leave once the reply streams
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            state = _rpc(client, "tasks/get", {"id": task["id"]})["result"]["status"]["state"]
+            if state != "working":
+                break
+            time.sleep(0.1)
+        assert state == "canceled"
+        assert server.call(server.agent.messages(task["contextId"])) == []
+
+
+def test_with_api_keys_the_card_is_open_and_a2a_needs_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("A2A_TEST_KEYS", "k1")
+    monkeypatch.delenv("FACTORY_CHECKPOINTER", raising=False)
+    plan = echo_plan("http://127.0.0.1:9/v1", auth={"api_keys_env": "A2A_TEST_KEYS"})
+    with LiveServer(plan, base_dir=tmp_path) as server, server.client() as client:
+        card = client.get("/.well-known/agent-card.json")
+        assert card.status_code == 200 and card.json()["security"] == [{"apiKey": []}, {"bearer": []}]
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "x"}}
+        assert client.post("/a2a", json=body).status_code == 401
+        keyed = client.post("/a2a", json=body, headers={"X-API-Key": "k1"})
+        assert keyed.status_code == 200 and keyed.json()["error"]["code"] == -32001

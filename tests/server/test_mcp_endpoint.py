@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -67,6 +72,24 @@ def test_a_conversation_goes_on_in_the_thread_the_first_answer_names(onboarding_
     assert second.structuredContent is not None
     assert second.structuredContent["thread_id"] == first.structuredContent["thread_id"]
     assert onboarding_server.state(first.structuredContent["thread_id"])["full_name"] == "Ana Lima"
+
+
+def test_the_reply_streams_as_progress_notifications_when_asked(onboarding_server: LiveServer) -> None:
+    pieces: list[tuple[float, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        pieces.append((done, message))
+
+    async def talk() -> types.CallToolResult:
+        async with streamable_http_client(f"{onboarding_server.url}/mcp") as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            return await session.call_tool("onboarding", {"message": "hello"}, progress_callback=progress)
+
+    result = asyncio.run(talk())
+    assert len(pieces) > 2
+    assert [done for done, _ in pieces] == list(range(1, len(pieces) + 1))
+    assert "".join(message or "" for _, message in pieces) == _text(result)
 
 
 def test_a_given_thread_id_is_used_for_a_new_thread(onboarding_server: LiveServer) -> None:
@@ -137,3 +160,54 @@ def test_mcp_needs_the_api_key_when_the_server_has_keys(tmp_path: Path, monkeypa
         with pytest.raises(ExceptionGroup) as refused:  # the client's task group wraps the HTTP error
             _call(server.url, ("echo-bot", {"message": "hi"}))
         assert refused.group_contains(httpx.HTTPStatusError, match="401 Unauthorized")
+
+
+WEATHER_SPEC = Path(__file__).resolve().parents[2] / "specs" / "weather_agent.yaml"
+
+
+def _factory_serve(spec: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FACTORY_DATA_DIR": str(tmp_path), "COLUMNS": "300"}
+    for name in ("FACTORY_CHECKPOINTER", "FACTORY_MODEL", "FACTORY_TEST_MODE"):
+        env.pop(name, None)
+    log = (tmp_path / "serve.log").open("w")
+    return subprocess.Popen([sys.executable, "-m", "factory", "serve", str(spec), "--port", "0", "--model", "scripted",
+                             "--checkpointer", "memory"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _ready_url(proc: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        found = re.search(r"on (http://127\.0\.0\.1:\d+)", log.read_text())
+        try:
+            if found and httpx.get(f"{found[1]}/ready", timeout=5).status_code == 200:
+                return found[1]
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(log.read_text())
+
+
+def test_factory_serve_of_an_agent_with_mcp_tools_answers_over_mcp(tmp_path: Path) -> None:
+    """The example agent's own tools come from an MCP server (stdio); it is itself served over MCP."""
+    proc = _factory_serve(WEATHER_SPEC, tmp_path)
+    try:
+        url = _ready_url(proc, tmp_path / "serve.log")
+        tools, (result,) = asyncio.run(_session_call(url, ("weather-agent", {"message": "Weather in Oslo?"})))
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert [tool.name for tool in tools] == ["weather-agent"]
+    assert not result.isError and result.structuredContent is not None
+    assert "Weather in Oslo?" in result.structuredContent["reply"]  # the scripted model echoes the message
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_factory_serve_stops_clearly_when_an_mcp_server_cannot_start(tmp_path: Path) -> None:
+    spec = tmp_path / "weather_agent.yaml"
+    spec.write_text(WEATHER_SPEC.read_text().replace("args: [weather_mcp_server.py]", "args: [missing_server.py]"))
+    proc = _factory_serve(spec, tmp_path)
+    assert proc.wait(60) == 2
+    log = (tmp_path / "serve.log").read_text()
+    assert "the agent 'weather-agent' cannot start" in log and "MCP server 'weather' failed to start" in log, log
+    assert "Traceback" not in log

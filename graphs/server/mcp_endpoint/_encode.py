@@ -7,12 +7,12 @@ error (`isError`) whose text leads with the error code and says how to fix it, n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from mcp import types
 
-from graphs.events import ERROR_CODES, EndEvent, ErrorEvent, Event, InterruptEvent, MetadataEvent
+from graphs.events import ERROR_CODES, EndEvent, ErrorEvent, Event, InterruptEvent, MetadataEvent, TokenEvent
 from graphs.server._errors import ApiError
 
 __all__ = ["OUTPUT_SCHEMA", "error_result", "result_of"]
@@ -29,15 +29,20 @@ OUTPUT_SCHEMA: dict[str, Any] = {
 }
 
 
-async def result_of(events: AsyncIterator[Event]) -> types.CallToolResult:
-    """Fold one turn's events into the tool's result. Reads the stream to its end: a turn closed
-    early (even right after its `end`) is a turn cancelled, and its thread is restored."""
+async def result_of(events: AsyncIterator[Event], *,
+                    on_token: Callable[[str], Awaitable[None]] | None = None) -> types.CallToolResult:
+    """Fold one turn's events into the tool's result, passing each piece of the reply to `on_token`
+    (progress notifications) as it streams. Reads the stream to its end: a turn closed early (even
+    right after its `end`) is a turn cancelled, and its thread is restored."""
     thread_id = ""
     question: str | None = None
     result: types.CallToolResult | None = None
     async for event in events:
         if isinstance(event, MetadataEvent):
             thread_id = event.thread_id
+        elif isinstance(event, TokenEvent):
+            if on_token is not None:
+                await on_token(event.text)
         elif isinstance(event, InterruptEvent):
             question = event.question
         elif isinstance(event, ErrorEvent):

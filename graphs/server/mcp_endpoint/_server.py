@@ -9,7 +9,7 @@ request stands alone, so any replica can answer it); the conversation lives in t
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,9 +83,26 @@ class McpEndpoint:
         except Exception as exc:  # a busy thread, the agent not ready: refused before the turn
             return error_result(_logged(exc), thread_id=args.thread_id)
         try:
-            return await result_of(turn.events())
+            return await result_of(turn.events(), on_token=self._progress())
         finally:
             await turn.aclose()
+
+    def _progress(self) -> Callable[[str], Awaitable[None]] | None:
+        """When the caller asked for progress (`_meta.progressToken`), each piece of the reply as a
+        progress notification on the call's own stream: the reply streams over MCP too."""
+        context = self.server.request_context
+        token = context.meta.progressToken if context.meta is not None else None
+        if token is None:
+            return None
+        count = 0
+
+        async def send(text: str) -> None:
+            nonlocal count
+            count += 1
+            await context.session.send_progress_notification(token, count, message=text,
+                                                              related_request_id=str(context.request_id))
+
+        return send
 
 
 def _logged(exc: Exception) -> ApiError:
