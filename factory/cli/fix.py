@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 
 from factory.cli._common import ModelOption, SpecArg
 from factory.cli._output import err_console, out_console
 from factory.errors import ExitCode, UserError
+from factory.fix.holdout import Holdout
+from factory.language.models import HoldoutShare
 
 Runner = Literal["auto", "docker", "local", "inprocess"]
 
@@ -47,6 +50,10 @@ def fix(
     model: ModelOption = None,
     patcher_model: Annotated[
         str | None, typer.Option("--patcher-model", help="Override the patcher: `openai:MODEL`.")] = None,
+    holdout: Annotated[
+        list[str] | None, typer.Option(
+            "--holdout", help="Override fix.holdout: a conversation name or tag (repeatable), or a share "
+                              "with an optional seed, `0.3` or `0.3:7`.")] = None,
 ) -> None:
     """Run the conversations; while some fail, let the patcher model repair the spec (exit 0 green, 1 not)."""
     from factory.cli.schema import spec_json_schema
@@ -61,6 +68,7 @@ def fix(
 
         target = resolve_kind("auto", console=err_console)
     patcher = _patcher(spec, patcher_model)
+    held = _holdout(holdout)
 
     async def run_tests(path: Path) -> RunReport:
         return await arun_spec(path, target=target, model=model)
@@ -78,7 +86,7 @@ def fix(
     try:
         outcome = asyncio.run(fix_spec(spec, patcher=patcher, run_tests=run_tests,  # type: ignore[arg-type]
                                        schema=spec_json_schema(), max_iterations=max_iterations, dry_run=dry_run,
-                                       on_progress=lambda line: err_console.print(f"[dim]fix[/] {line}"),
+                                       holdout=held, on_progress=lambda line: err_console.print(f"[dim]fix[/] {line}"),
                                        on_done=on_done))
     finally:
         if written:
@@ -89,6 +97,25 @@ def fix(
                       f"conversations pass; {len(outcome.attempts)} patch(es) tried, {outcome.llm_calls} LLM call(s); "
                       f"stopped: {outcome.stop}; report: {md} and {js}")
     raise typer.Exit(ExitCode.OK if outcome.green else ExitCode.TESTS_FAILED)
+
+
+def _holdout(values: list[str] | None) -> Holdout | None:
+    """`--holdout` as `fix.holdout` takes it: one number (`0.3`, `0.3:7`) is a seeded share, else names or tags."""
+    if not values:
+        return None
+    share, _, seed = values[0].partition(":")
+    try:
+        number = float(share)
+    except ValueError:
+        return list(values)
+    if len(values) > 1:
+        raise UserError(f"--holdout takes names and tags, or one share; got {values!r}",
+                        hint="give `--holdout 0.3` alone, or names: `--holdout greets --holdout budget`")
+    try:
+        return HoldoutShare(share=number, seed=int(seed or 0))
+    except (ValueError, ValidationError):
+        raise UserError(f"--holdout {values[0]!r}: a share is a number between 0 and 1, then an optional "
+                        "`:seed` (an integer)", hint="for example `--holdout 0.3` or `--holdout 0.3:7`") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -134,3 +134,26 @@ def test_a_caller_may_override_the_holdout_through_the_python_api(faulty_spec: P
         outcome = fix([PAIN])
     assert outcome.holdout == [PAIN]
     assert outcome.attempts[0].reason.startswith(f"breaks held-out conversations that passed: [{PAIN!r}]")
+
+
+def test_the_command_line_holdout_overrides_the_spec(faulty_spec: Path) -> None:
+    """`--holdout NAME` holds the pain conversation out although the spec says nothing: the patch that
+    breaks it is refused, as with `fix.holdout`."""
+    done, prompts, report, _md = _fix(faulty_spec, [BREAKS_ONE], "--max-iterations", "1", "--holdout", PAIN)
+    assert done.returncode == 1, done.stderr
+    assert report["holdout"] == [PAIN] and PAIN not in prompts[0]
+    assert report["attempts"][0]["reason"].startswith(f"breaks held-out conversations that passed: [{PAIN!r}]")
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["no such thing"], "holdout names no conversation and no tag: ['no such thing']"),
+    (["0.3", "budget"], "--holdout takes names and tags, or one share"),
+    (["1.5"], "a share is a number between 0 and 1"),
+    (["0.3:x"], "a share is a number between 0 and 1"),
+])
+def test_a_bad_command_line_holdout_is_a_usage_error(faulty_spec: Path, values: list[str], message: str) -> None:
+    flags = [part for value in values for part in ("--holdout", value)]
+    done = subprocess.run([sys.executable, "-m", "factory", "fix", str(faulty_spec), "--runner", "inprocess", *flags],
+                          capture_output=True, text=True, env={**os.environ, "FACTORY_MODEL": "scripted",
+                                                               "OPENAI_API_KEY": "mock"}, timeout=120, check=False)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
