@@ -80,8 +80,12 @@ $F serve "$SPEC" --port "$PORT" --checkpointer memory --model "$MODEL_FOR_CHAT" 
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 wait_ready "http://127.0.0.1:$PORT/ready" "$SERVER" "${TMPDIR:-/tmp}/factory-demo-serve.log" "factory serve"
-printf '%s\n' "Hi, I'm Ana from Acme and churn is killing us." "We have about \$40k set aside for this." \
-  "We need it in place by the end of Q3." | $F chat --url "http://127.0.0.1:$PORT"
+THREAD="demo-$(date +%s)"
+for MESSAGE in "Hi, I'm Ana from Acme and churn is killing us." "We have about \$40k set aside for this." \
+  "We need it in place by the end of Q3."; do
+  echo "you: $MESSAGE"
+  echo "$MESSAGE" | $F chat --url "http://127.0.0.1:$PORT" --thread "$THREAD"
+done
 echo "playground: http://127.0.0.1:$PORT/sales-discovery/playground/   (streaming comparison: /test/streaming)"
 if [ "${DEMO_KEEP_SERVING:-0}" = 1 ]; then echo "serving until Ctrl-C"; wait $SERVER; fi
 kill $SERVER 2>/dev/null || true
