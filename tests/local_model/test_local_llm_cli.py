@@ -61,3 +61,19 @@ def test_a_missing_model_file_is_a_usage_error(cache: Path) -> None:
     done = _factory(cache, "local-llm", "--model-path", str(cache / "nope.gguf"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "nope.gguf" in done.stderr and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_processes_starting_at_once_share_one_server(cache: Path) -> None:
+    """What the xdist workers do: several processes ask at once; one starts the server, the others reuse it."""
+    code = "from graphs.models.local import ensure_local_server as e; s = e(); print(s.pid, s.reused)"
+    started = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=_env(cache)) for _ in range(3)]
+    answers = [process.communicate(timeout=180) for process in started]
+    try:
+        assert all(process.returncode == 0 for process in started), answers
+        seen = [out.split() for out, _ in answers]
+        assert len({pid for pid, _ in seen}) == 1, seen
+        assert sorted(reused for _, reused in seen) == ["False", "True", "True"], seen
+    finally:
+        stopped = _factory(cache, "local-llm", "--stop")
+    assert stopped.returncode == 0 and "stopped pid" in stopped.stdout, stopped.stdout + stopped.stderr
