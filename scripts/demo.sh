@@ -93,7 +93,7 @@ kill $SERVER 2>/dev/null || true
 if [ "$LOCAL" = 1 ]; then
   echo "== 6. the same conversations on the local model (135M parameters: the pass rate is what it is)"
   LOCAL_REPORT="${TMPDIR:-/tmp}/factory-demo-local.json"
-  $F test "$SPEC" --model local --json "$LOCAL_REPORT" || true
+  $F test "$SPEC" --model local --repeat 1 --json "$LOCAL_REPORT" || true
   "$PY" - "$LOCAL_REPORT" <<'PYEOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
