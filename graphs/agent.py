@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from graphs import fixtures
 from graphs.builder import agent_tool_names, build_graph, make_toolbox, spec_folder
 from graphs.checkpointers import open_checkpointer
+from graphs.drain import TurnGate, TurnStopped
 from graphs.errors import AgentConfigError, classify_error
 from graphs.events import (
     EndEvent,
@@ -49,6 +50,7 @@ from graphs.mcp import McpServers
 from graphs.models.scripted import split_tokens
 from graphs.plan import Plan
 from graphs.state import initial_values
+from graphs.telemetry import TurnWatch, admitted
 from graphs.tools import Toolbox, ToolError
 
 __all__ = ["Agent", "OpenTurn", "ThreadBusy", "TurnSession"]
@@ -170,6 +172,7 @@ class Agent:
     def __init__(self, plan: Plan, graph: Any, *, locks: ThreadLocks | None = None) -> None:
         self.plan, self.graph = plan, graph
         self.locks: ThreadLocks = locks or LocalThreadLocks()
+        self.gate = TurnGate()  # graceful shutdown (`graphs.drain`)
         self._fixtures: dict[str, fixtures.Fixtures] = {}
 
     @classmethod
@@ -223,14 +226,15 @@ class Agent:
         Raises:
             ThreadBusy: another turn holds the thread.
         """
-        thread_id = thread_id or uuid.uuid4().hex
-        async with self.locks.hold(thread_id):
+        thread_id, run_id = thread_id or uuid.uuid4().hex, run_id or uuid.uuid4().hex
+        # ShuttingDown (503) while the process drains, ThreadBusy (409): both counted (`graphs.telemetry`)
+        async with admitted(self.plan["name"], self.gate.admit(run_id), self.locks.hold(thread_id)):
             if script is not None or mocks is not None:
                 self._fixtures[thread_id] = fixtures.Fixtures(script=dict(script or {}), mocks=dict(mocks or {}))
             config: RunnableConfig = {"configurable": {"thread_id": thread_id,
                                                        fixtures.CONFIG_KEY: self._fixtures.get(thread_id)}}
             before = await self.graph.aget_state(config)
-            session = TurnSession(self, thread_id, run_id or uuid.uuid4().hex, config, before)
+            session = TurnSession(self, thread_id, run_id, config, before)
             try:
                 yield session
             except BaseException:
@@ -261,11 +265,16 @@ class Agent:
             ThreadBusy: another turn is running on this thread (callers answer 409).
         """
         async with self.session(thread_id, script=script, mocks=mocks, run_id=run_id) as session:
+            watch = TurnWatch(self.plan["name"], thread_id=session.thread_id, run_id=session.run_id)
+            if watch.callbacks:  # traces: a span per model call
+                session.config["callbacks"] = watch.callbacks
             run = self._run(session, message, step_events=step_events, message_id=message_id)
             try:
                 async for event in run:
+                    watch.saw(event)
                     yield event
             finally:
+                watch.close()
                 # Close the run (and cancel its graph task) before the session restores the thread:
                 # nothing of this turn may write after the restore. Shielded: we may be cancelled.
                 with anyio.CancelScope(shield=True):
@@ -298,6 +307,15 @@ class Agent:
     ) -> AsyncGenerator[Event, None]:
         yield MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])
         fold = _Fold()
+        saved = _saved_reply(session.before, message_id)
+        if saved is not None:  # a retry of a saved turn whose `end` its client never got: answer it again
+            if saved:
+                fold.token(saved)
+                yield TokenEvent(text=saved, node="")
+            yield StateEvent(values=await self.state(session.thread_id))
+            yield EndEvent(reply=saved, usage={}, path=[], interrupted=bool(session.before.interrupts),
+                           first_token_ms=fold.ms(fold.first_token), total_ms=fold.ms(time.perf_counter()))
+            return
         question: dict[str, Any] | None = None
         # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
@@ -305,6 +323,12 @@ class Agent:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         graph_input = session.input_for(message, message_id=message_id)
         pump = asyncio.create_task(self._pump(graph_input, session.config, queue, step_events))
+
+        def stop() -> None:  # a shutdown's grace period is over: end the turn with a clean `error`
+            pump.cancel()
+            pump.add_done_callback(lambda _: queue.put_nowait(_Failed(TurnStopped())))
+
+        self.gate.on_stop(session.run_id, stop)
         try:
             while True:
                 item = await queue.get()
@@ -388,6 +412,20 @@ async def _open_toolbox(plan: Plan, base_dir: str | Path, stack: AsyncExitStack)
     except ToolError as exc:
         raise AgentConfigError(f"{plan['name']}: {exc}") from None
     return toolbox
+
+
+def _saved_reply(before: Any, message_id: str | None) -> str | None:
+    """The reply saved after the thread's last user message when that message has id `message_id`
+    (the turn was saved, then its client lost the stream and sent it again); None otherwise."""
+    if message_id is None:
+        return None
+    messages = (before.values or {}).get("messages") or []
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            if messages[index].id != message_id:
+                return None
+            return "".join(m.text for m in messages[index + 1:] if isinstance(m, AIMessage))
+    return None
 
 
 def _question_tokens(question: dict[str, Any], fold: _Fold) -> list[TokenEvent]:

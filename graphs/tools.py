@@ -17,6 +17,7 @@ from graphs.fixtures import Fixtures
 from graphs.mcp import McpError, McpServers
 from graphs.plan import HttpCallPlan, ToolPlan
 from graphs.spec_code import CodeError, SpecCode
+from graphs.telemetry._tracing import tool_span
 from graphs.templates import TemplateError, render
 
 __all__ = ["ToolError", "Toolbox"]
@@ -74,6 +75,10 @@ class Toolbox:
                                                   "parameters": tool["parameters"] or _EMPTY_OBJECT}}
 
     async def call(self, name: str, args: dict[str, Any], *, fixtures: Fixtures | None) -> Any:
+        with tool_span(name):  # an `execute_tool` span when tracing (`graphs.telemetry`)
+            return await self._call(name, args, fixtures=fixtures)
+
+    async def _call(self, name: str, args: dict[str, Any], *, fixtures: Fixtures | None) -> Any:
         found = fixtures
         if found is not None:
             mocked = found.mock(name)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gets what the test suite needs on a bare machine of this kind: Chromium (browser tests), Node.js
 # (the JS SDK tests), a Docker engine plus a local base image (no registry here), and a running
-# Postgres reachable as postgres://postgres@127.0.0.1:5432/test (trust auth).
+# Postgres reachable as postgres://postgres@127.0.0.1:5432/test (trust auth), Redis on 127.0.0.1:6379,
+# HAProxy and Prometheus (the chaos test).
 # Writes ./.factory-env with the variables the tests need (DOCKER_HOST). Idempotent; fast when all
 # is already there.
 # A missing piece is a warning, unless its FACTORY_REQUIRE_BROWSER / FACTORY_REQUIRE_DOCKER /
@@ -89,4 +90,23 @@ setup_postgres() {  # Debian's postgresql: a running cluster on 5432, trust on l
 
 if ! pg_ok; then
   setup_postgres || missing FACTORY_REQUIRE_POSTGRES "PostgreSQL does not answer at $PG_URL"
+fi
+
+# --- Redis, HAProxy and Prometheus (the scale and chaos tests) -------------------------------
+redis_ok() { command -v redis-cli >/dev/null 2>&1 && [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+if ! redis_ok; then
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server || echo "setup-machine: apt-get install redis-server failed" >&2
+  if command -v redis-server >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null 2>&1 || true
+    for _ in $(seq 1 20); do redis_ok && break; sleep 0.5; done
+  fi
+  redis_ok || missing FACTORY_REQUIRE_REDIS "Redis does not answer at 127.0.0.1:6379"
+fi
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  apt_install haproxy || echo "setup-machine: apt-get install haproxy failed" >&2
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing FACTORY_REQUIRE_HAPROXY "no haproxy"
+fi
+if ! command -v prometheus >/dev/null 2>&1; then
+  apt_install prometheus || echo "setup-machine: apt-get install prometheus failed" >&2
+  command -v prometheus >/dev/null 2>&1 || missing FACTORY_REQUIRE_PROMETHEUS "no prometheus"
 fi

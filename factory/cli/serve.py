@@ -41,12 +41,13 @@ def _preflight(app: Any, spec: Path, host: str, port: int, model: str | None) ->
     """The checkpointer opens, the agent builds (every model has its key), the port binds: else one
     message and exit 2 (a setting to fix) or 4 (something outside failed), never uvicorn's traceback."""
     from graphs.models import model_override_from_env
-    from graphs.server.preflight import StartupError, bind, check_agent, check_checkpointer
+    from graphs.server.preflight import StartupError, bind, check_agent, check_broker, check_checkpointer
 
     state = app.state.factory
     base_dir = Path(spec).resolve().parent
     try:
         check_checkpointer(state.checkpointer_url, base_dir)
+        check_broker(state.broker_url)
         check_agent(state.plan, base_dir, model_override=model or model_override_from_env())
         return bind(host, port)
     except StartupError as exc:
@@ -57,6 +58,11 @@ def _preflight(app: Any, spec: Path, host: str, port: int, model: str | None) ->
 def reload_app() -> Any:
     """The uvicorn factory used by `--reload`: rebuilt from the spec on every reload."""
     return _build(Path(os.environ[SPEC_ENV]), json.loads(os.environ.get(OPTIONS_ENV, "{}")))
+
+
+def worker_app(spec: str, options: dict[str, Any]) -> Any:
+    """What each `--workers` process serves (`graphs.server.runner.AppRecipe`)."""
+    return _build(Path(spec), options)
 
 
 def serve(
@@ -80,6 +86,12 @@ def serve(
             help="Override the spec's checkpointer (memory, sqlite:///file, postgres://...).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64,
+                     help="Server processes sharing the port and the checkpointer (default: $FACTORY_WORKERS, "
+                          "else the spec's serve.workers)."),
+    ] = None,
 ) -> None:
     """Serve SPEC over HTTP: LangServe routes and playground, /chat/stream, /ws/chat, /v1/chat/completions."""
     from graphs.server import AuthConfigError
@@ -88,7 +100,7 @@ def serve(
     options = {"model": model, "test_mode": test_mode, "checkpointer": checkpointer}
     try:
         app = _build(spec, options)  # validates the spec (exit 3) and the settings before binding
-    except AuthConfigError as exc:
+    except (AuthConfigError, ValueError) as exc:  # ValueError: $FACTORY_BROKER or a limit variable
         raise UserError(str(exc)) from None
     sock = _preflight(app, spec, host, port, model)
     url = url_of(sock)
@@ -98,18 +110,48 @@ def serve(
     )
     err_console.print(f"[bold]{app.title}[/] on {url}  playground {url}{path}/playground/  "
                       f"test page {url}/test/streaming", soft_wrap=True)
+    count = _workers(app, workers)
     if reload:
         _run_reloading(spec, options, host, sock, app.state.factory.limits)
+    elif count > 1:
+        _run_workers(app, spec, options, sock, count)
     else:
         _run(app, sock)
 
 
-def _run(app: Any, sock: socket.socket) -> None:
-    import uvicorn
+def _workers(app: Any, flag: int | None) -> int:
+    """How many processes; several need a checkpointer every process reads (not `memory`)."""
+    from graphs.server.runner import choose_workers
 
-    server = uvicorn.Server(uvicorn.Config(app, **app.state.factory.limits.uvicorn_options()))
-    server.run(sockets=[sock])
-    if not server.started:
+    state = app.state.factory
+    try:
+        count = choose_workers(flag, state.serve["workers"])
+    except ValueError as exc:
+        raise UserError(str(exc), hint="unset it, or give --workers") from None
+    if count > 1 and state.checkpointer_url == "memory":
+        raise UserError(f"{count} workers cannot share the `memory` checkpointer: each process would have "
+                        "its own threads", hint="use --checkpointer sqlite:///threads.sqlite (one host) "
+                        "or postgres://... (several hosts), or serve with --workers 1")
+    return count
+
+
+def _run_workers(app: Any, spec: Path, options: dict[str, Any], sock: socket.socket, count: int) -> None:
+    from graphs.server.runner import AppRecipe, run_workers
+
+    state = app.state.factory
+    recipe = AppRecipe("factory.cli.serve:worker_app", {"spec": str(spec.resolve()), "options": options})
+    err_console.print(f"{count} workers")
+    code = run_workers(recipe, sock, workers=count, grace_s=float(state.serve["grace_s"]),
+                       uvicorn_options=state.limits.uvicorn_options())
+    if code:
+        raise UserError("a worker did not start (see the log above)", hint="check the checkpointer URL and "
+                        "the spec's tools", exit_code=ExitCode.BUILD_FAILED)
+
+
+def _run(app: Any, sock: socket.socket) -> None:
+    from graphs.server.runner import run_server
+
+    if not run_server(app, sock, **app.state.factory.limits.uvicorn_options()):
         raise UserError(
             "the server did not start (see the log above)",
             hint="check the checkpointer URL, the port and the spec's tools",

@@ -138,7 +138,8 @@ class McpServer(_Model):
     """
 
     command: str | None = None
-    """stdio: the program to start; it runs in the spec's folder."""
+    """stdio: the program to start; it runs in the spec's folder. `python` (or `python3`) is the
+    interpreter the agent runs with."""
     args: list[str] = Field(default_factory=list)
     """stdio: its arguments."""
     env: list[str] = Field(default_factory=list)

@@ -1,11 +1,13 @@
-"""The HTTP server for one compiled agent: LangServe routes, SSE, WebSocket, OpenAI-compatible.
+"""The HTTP server for one compiled agent: LangServe, SSE, WebSocket, OpenAI-compatible, the Agent
+Server API, MCP (`/mcp`) and A2A (`/a2a`).
 
 `create_app(plan, base_dir=...)` builds the FastAPI app; its lifespan opens the checkpointer and
 compiles the graph (`graphs.agent.Agent`). Every chat surface runs turns through `Agent.turn()` /
 `Agent.open_turn()` (LangServe's raw graph runs through `Agent.session()`), so they share one event
 vocabulary, the per-thread lock and the restore-on-error; each wire protocol is only an encoder of
-`graphs.events` plus its routes (`sse`, `websocket`, `openai`, `langserve`). Errors are mapped in
-one place (`ApiError`, `as_api_error`) and answered in each route family's shape. Started by
+`graphs.events` plus its routes (`sse`, `websocket`, `openai`, `langserve`, `agent_server`,
+`mcp_endpoint`, `a2a`). Errors are mapped in one place (`ApiError`, `as_api_error`) and answered in
+each route family's shape. Started by
 `factory serve SPEC` or, in the image, `python -m graphs.server --plan plan.json`.
 """
 

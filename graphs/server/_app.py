@@ -12,9 +12,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from graphs.agent import Agent
+from graphs.broker import choose_broker_url
 from graphs.checkpointers import choose_checkpointer_url
 from graphs.plan import Plan, serve_settings
-from graphs.server import agent_server, health, pages, sse, websocket
+from graphs.server import a2a, agent_server, health, mcp_endpoint, metrics, pages, sse, websocket
 from graphs.server._errors import add_error_family, install_error_handlers
 from graphs.server._guard import guard
 from graphs.server._openapi import install_openapi
@@ -64,7 +65,7 @@ def create_app(
     """One FastAPI app for one plan. `test_mode` (or `FACTORY_TEST_MODE=1`) accepts `script`/`mocks`.
 
     Raises:
-        ValueError: a checkpointer URL outside the grammar, or a limit variable that is not a number.
+        ValueError: a checkpointer or broker URL outside the grammar, or a limit variable that is not a number.
         AuthConfigError: `serve.auth` names a key variable that is empty.
     """
     serve = serve_settings(plan)
@@ -75,13 +76,15 @@ def create_app(
         api_keys=load_api_keys(serve),
         checkpointer_url=served_checkpointer_url(plan, base_dir=base_dir, checkpointer=checkpointer),
         test_mode=test_mode or os.environ.get(TEST_MODE_ENV, "") in ("1", "true", "yes"),
+        broker_url=choose_broker_url(serve["broker"]),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _reset_sse_starlette()
         async with Agent.open(plan, checkpointer=state.checkpointer_url, base_dir=base_dir,
-                              model_override=model_override) as agent, agent_server.serving(app):
+                              model_override=model_override) as agent, agent_server.serving(app), \
+                mcp_endpoint.serving(app):
             state.agent = agent
             try:
                 yield
@@ -92,12 +95,14 @@ def create_app(
                      lifespan=lifespan, max_body_size=state.limits.max_body_bytes)
     app.state.factory = state
     install_error_handlers(app)
-    add_error_family(app, OPENAI_ERRORS)
+    for family in (OPENAI_ERRORS, *agent_server.AGENT_SERVER_ERRORS):
+        add_error_family(app, family)
     for router in (health.router, sse.router_for(state.limits), websocket.router_for(state.limits),
-                   openai_router_for(plan["name"]), pages.router, agent_server.router):
+                   openai_router_for(plan["name"]), pages.router, agent_server.router, metrics.router, a2a.router):
         app.include_router(router)
     path = (serve["path"] or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
     add_langserve_routes(app, state, path=path)
+    mcp_endpoint.install(app)
     install_openapi(app, auth=bool(state.api_keys), open_paths=OPEN_PATHS)
     _add_middleware(app, state, playground=(f"{path}/chat/playground", f"{path}/playground"))
     return app

@@ -27,6 +27,8 @@ class ServerState:
     api_keys: frozenset[str]
     checkpointer_url: str
     agent: Agent | None = None
+    broker_url: str | None = None
+    """The run broker (`graphs.broker`); None: runs stay in this process."""
 
     @property
     def name(self) -> str:

@@ -29,7 +29,8 @@ WS_POLICY_VIOLATION = 1008
 # The close reason of a WebSocket without a valid key; clients tell it from `bad thread id` by "api key".
 AUTH_REASON = "invalid or missing api key (send ?api_key=KEY or an Authorization header)"
 # Routes that reveal nothing and run nothing: probes, docs and static pages (their API calls are checked).
-OPEN_PATHS = ("/health", "/ready", "/docs", "/redoc", "/openapi.json", "/test/streaming", "/favicon.ico")
+OPEN_PATHS = ("/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/test/streaming", "/favicon.ico",
+              "/.well-known/agent-card.json")  # A2A discovery: the card says which keys `/a2a` needs
 
 
 class AuthConfigError(RuntimeError):

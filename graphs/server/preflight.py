@@ -17,7 +17,7 @@ from graphs.checkpointers import open_checkpointer
 from graphs.errors import AgentConfigError
 from graphs.plan import ModelPlan, Plan, node_model
 
-__all__ = ["StartupError", "bind", "check_agent", "check_checkpointer", "url_of"]
+__all__ = ["StartupError", "bind", "check_agent", "check_broker", "check_checkpointer", "url_of"]
 
 _SCHEMES = ("sqlite:///", "postgres://", "postgresql://")
 
@@ -57,10 +57,22 @@ def check_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None)
                 usage=True, hint="export the variable, give the model a `base_url` (a local server), or serve "
                                  "offline with `--model scripted`") from None
     try:
-        build_graph(plan, base_dir=base_dir, model_override=model_override)
+        if plan.get("mcp_servers"):  # the MCP servers start and list their tools, as at start-up
+            asyncio.run(_open_agent(plan, base_dir, model_override=model_override))
+        else:
+            build_graph(plan, base_dir=base_dir, model_override=model_override)
     except AgentConfigError as exc:
         raise StartupError(f"the agent {plan['name']!r} cannot start: {exc}", usage=True,
-                           hint="fix the spec's tool or python module it names") from None
+                           hint="fix the spec's tool or python module it names" + (
+                               "; check that its MCP servers start: `factory validate --online SPEC`"
+                               if plan.get("mcp_servers") else "")) from None
+
+
+async def _open_agent(plan: Plan, base_dir: str | Path, *, model_override: str | None) -> None:
+    from graphs.agent import Agent
+
+    async with Agent.open(plan, checkpointer="memory", base_dir=base_dir, model_override=model_override):
+        pass
 
 
 def check_checkpointer(url: str, base_dir: Path) -> None:
@@ -82,6 +94,27 @@ def check_checkpointer(url: str, base_dir: Path) -> None:
         raise StartupError(
             f"cannot open the checkpointer ...{shown}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
             hint="is the database up and the URL right? `--checkpointer sqlite:///threads.sqlite` works offline",
+        ) from None
+
+
+def check_broker(url: str | None, *, timeout_s: float = 3.0) -> None:
+    """The run broker (`serve.broker`, `$FACTORY_BROKER`) answers a PING (its password is never shown)."""
+    if url is None:
+        return
+    from graphs.broker import open_redis, redacted
+
+    async def probe() -> None:
+        async with open_redis(url, timeout_s=timeout_s) as client:
+            await asyncio.wait_for(client.ping(), timeout_s)
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+        raise StartupError(
+            f"the broker {redacted(url)} does not answer: {type(exc).__name__}: {detail}",
+            hint="is Redis up and the URL right (serve.broker, $FACTORY_BROKER)? without a broker, runs stay "
+                 "in the process that started them ($FACTORY_BROKER=none)",
         ) from None
 
 

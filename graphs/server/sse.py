@@ -36,6 +36,10 @@ class ChatStreamRequest(BaseModel):
         default=None, description="Test mode only: scripted-model replies per node id, in order."
     )
     mocks: dict[str, JsonValue] | None = Field(default=None, description="Test mode only: tool name -> result.")
+    message_id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="An id for the user's message. Sending the thread's last message again with its id (a retry "
+                    "after a broken stream) answers the saved turn instead of running it twice.")
 
 
 def encode_event(event: Event) -> bytes:
@@ -79,7 +83,7 @@ def router_for(limits: Limits) -> APIRouter:
         state = server_state(request)
         state.check_fixtures(body.script, body.mocks)
         turn = await state.require_agent().open_turn(
-            body.message, thread_id=body.thread_id, script=body.script, mocks=body.mocks
+            body.message, thread_id=body.thread_id, script=body.script, mocks=body.mocks, message_id=body.message_id
         )
         return EventSourceResponse(_frames(turn))
 

@@ -146,3 +146,12 @@ def test_a_server_that_cannot_start_stops_the_agent_start_clearly(tmp_path: Path
 def test_a_tool_the_server_does_not_list_is_named(tmp_path: Path) -> None:
     with pytest.raises(AgentConfigError, match="has no tool 'nope'.*forecast"):
         asyncio.run(_turn(_plan(tmp_path, _stdio(), tool="nope"), tmp_path))
+
+
+def test_command_python_is_the_agents_own_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`command: python` starts even when no `python` is on PATH (a venv not activated, the image)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    server = {"command": "python", "args": [str(SERVER), "stdio"], "env": []}
+    events = asyncio.run(_turn(_plan(tmp_path, server), tmp_path, AGENT_SCRIPT))
+    assert isinstance(events[-1], EndEvent), events[-1]
+    assert [e.result["city"] for e in events if isinstance(e, ToolEvent)] == ["Paris", "Oslo"]

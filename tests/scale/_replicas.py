@@ -54,14 +54,14 @@ class Replica:
 
 
 def start_replica(plan_file: Path, *, checkpointer: str, env: dict[str, str] | None = None,
-                  port: int | None = None) -> Replica:
+                  port: int | None = None, args: tuple[str, ...] = (), stderr: int | None = None) -> Replica:
     """`python -m graphs.server` on a free port (or `port`); waits until `/ready` answers."""
     port = port or free_port()
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "graphs.server", "--plan", str(plan_file), "--base-dir", str(plan_file.parent),
-         "--port", str(port), "--checkpointer", checkpointer, "--log-level", "warning"],
-        env=full_env, cwd=ROOT)
+         "--port", str(port), "--checkpointer", checkpointer, "--log-level", "warning", *args],
+        env=full_env, cwd=ROOT, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

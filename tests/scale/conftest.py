@@ -59,3 +59,20 @@ def two_replicas(request: pytest.FixtureRequest, slow_plan: Path) -> Iterator[li
     finally:
         for replica in replicas:
             replica.stop()
+
+
+REDIS_URL = os.environ.get("FACTORY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (the run broker); skipped when it does not answer, unless FACTORY_REQUIRE_REDIS=1."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        if os.environ.get("FACTORY_REQUIRE_REDIS") == "1":
+            pytest.fail(f"FACTORY_REQUIRE_REDIS=1 but {REDIS_URL} does not answer: {exc}")
+        pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
+    return REDIS_URL

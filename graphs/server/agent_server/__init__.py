@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI
 
-from graphs.runs import LocalRunStore, LocalRunStream, Runs
+from graphs.broker import open_runs
 from graphs.server.agent_server import _assistants, _runs, _threads
-from graphs.server.agent_server._context import AgentServer
+from graphs.server.agent_server._context import AGENT_SERVER_ERRORS, AgentServer
 from graphs.server.agent_server._encode import Encoder
 from graphs.threads import open_thread_store
 
-__all__ = ["KEEP_RESUMABLE_S", "AgentServer", "Encoder", "router", "serving"]
+__all__ = ["AGENT_SERVER_ERRORS", "KEEP_RESUMABLE_S", "AgentServer", "Encoder", "router", "serving"]
 
 KEEP_RESUMABLE_S = 600.0
 """How long a resumable run's events stay after it ended (a client reconnecting with `Last-Event-ID`)."""
@@ -37,12 +37,11 @@ async def serving(app: FastAPI) -> AsyncIterator[None]:
     """Open the thread table and the run bookkeeping for the app's lifetime (inside the lifespan that
     opened the agent); on the way out, cancel this process's runs (each restores its thread)."""
     state = app.state.factory
-    async with open_thread_store(state.checkpointer_url) as threads:
-        runs = Runs(LocalRunStore(), LocalRunStream())
+    async with open_thread_store(state.checkpointer_url) as threads, \
+            open_runs(state.broker_url, agent=state.name) as runs:
         app.state.agent_server = AgentServer(threads=threads, runs=runs, started_at=datetime.now(UTC),
                                              keep_s=KEEP_RESUMABLE_S)
         try:
             yield
         finally:
-            await runs.shutdown()
             del app.state.agent_server
