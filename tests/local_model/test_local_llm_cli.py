@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from local_model_support import ROOT
 
 
 def _env(cache: Path) -> dict[str, str]:
