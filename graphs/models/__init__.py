@@ -49,7 +49,7 @@ def make_chat_model(settings: ModelPlan, *, override: str | None = None) -> Base
     return _openai(settings, name)
 
 
-LOCAL_MAX_TOKENS = 256
+LOCAL_MAX_TOKENS = 128
 """A reply's cap on the local model when the spec sets none (a 135M model can ramble to its context)."""
 
 

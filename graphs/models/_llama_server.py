@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -181,12 +182,33 @@ def serve(model: Path, *, host: str = "127.0.0.1", port: int = 0, state: Path | 
             time.sleep(1)
 
     threading.Thread(target=watch, name="local-llm-watch", daemon=True).start()
+    previous = _stop_on_sigterm()
     try:
         server.run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):
+        pass  # uvicorn shut down gracefully, then raised the signal again for the handler it found
     finally:
         sock.close()
         if state is not None:
             _remove_state(state)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Stopped(Exception):
+    """SIGTERM, turned into an exception so the state file is removed on the way out."""
+
+
+def _stop_on_sigterm() -> Any:
+    """After its graceful shutdown uvicorn raises the signal again; SIGTERM's default would kill the
+    process before the state file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: list[str] | None = None) -> int:

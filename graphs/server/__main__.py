@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--test-mode", action="store_true", help="accept `script`/`mocks` in requests")
-    parser.add_argument("--model", default=None, help="replace every model: `scripted` or `openai:MODEL`")
+    parser.add_argument("--model", default=None, help="replace every model: `scripted`, `local` or `openai:MODEL`")
     parser.add_argument("--checkpointer", default=None, help="memory, sqlite:///file or postgres://...")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--workers", type=int, default=None,

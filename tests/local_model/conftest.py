@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SPECS = Path(__file__).resolve().parent / "specs"
-CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+from local_model_support import ROOT, CliRunner
 
 
 @pytest.fixture(scope="session")

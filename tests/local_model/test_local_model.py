@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SPECS, CliRunner
+from local_model_support import SPECS, CliRunner
 
 from graphs.events import EndEvent, ErrorEvent, StateEvent, TokenEvent, ToolEvent, parse_event
 
