@@ -105,3 +105,23 @@ def test_fix_with_the_local_patcher_runs_to_its_caps(factory: CliRunner, tmp_pat
     assert outcome["passed_after"] >= outcome["passed_before"]  # a regressing patch is never kept
     if outcome["passed_after"] == outcome["passed_before"]:
         assert (work / "broken.yaml").read_text() == before  # nothing kept, nothing written
+
+
+def test_the_local_model_plays_a_simulated_user(factory: CliRunner, tmp_path: Path) -> None:
+    """The sales spec's simulated conversation with every model local, the user included. Whether the
+    lead gets qualified is recorded (printed and in the JSON report), not asserted: the 135M model is no
+    salesman. What must hold: the model, not the offline script, wrote the user's lines, it wrote at
+    least one, and the conversation ended for a reason the runner knows, with no crash."""
+    report = tmp_path / "simulated.json"
+    spec = Path(__file__).resolve().parents[2] / "specs" / "sales_discovery.yaml"
+    done = factory("test", str(spec), "--model", "local", "-k", "simulated", "--json", str(report), timeout=900)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    results = [result for spec_report in json.loads(report.read_text())["reports"] for result in spec_report["results"]]
+    assert len(results) == 1, [r["name"] for r in results]
+    played = results[0]["simulation"]
+    assert played["user"] != "scripted" and played["turns"] >= 1, played
+    users = [m["content"] for m in results[0]["transcript"] if m["role"] == "user"]
+    assert users and all(text.strip() for text in users), users
+    print(f"simulated lead on the local model: passed={results[0]['passed']}, {played['turns']} user turn(s), "
+          f"stopped: {played['stopped']}; first line: {users[0][:80]!r}")
