@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from factory.build._requirements import graph_requirements, pinned_requirements
 from factory.errors import ExitCode, UserError
 from factory.language.loader import LoadedSpec
+from graphs.plan import serve_settings
 from graphs.spec_code import module_source
 
 __all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "langgraph_config", "render_context",
@@ -172,6 +174,8 @@ def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> 
         "plan_sha256": hashlib.sha256(plan_json.encode()).hexdigest(),
         "labels": f"app.kubernetes.io/name: {name}\napp.kubernetes.io/managed-by: factory-build",
         "graph_requirements": graph_requirements(),
+        # a stop waits this long: serve.grace_s for running turns, then 10 s to close (compose, k8s)
+        "stop_grace_s": math.ceil(serve_settings(plan)["grace_s"]) + 10,
     }
     env = _env()
     rendered = {
