@@ -73,7 +73,8 @@ def start(plan_file: Path, workers: int, url: str, token_delay_ms: int) -> tuple
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FACTORY_SCRIPTED_TOKEN_DELAY_MS": str(token_delay_ms)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "graphs.server", "--plan", str(plan_file), "--port", str(port), "--checkpointer", url,
-         "--workers", str(workers), "--log-level", "warning"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+         "--workers", str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
+        stderr=open(os.environ.get("BENCH_SCALE_LOG", os.devnull), "ab"))  # noqa: SIM115
     server = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -134,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=10.0, help="load before measuring (workers still starting)")
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--token-delay-ms", type=int, default=5)
     args = parser.parse_args()

@@ -251,3 +251,48 @@ def test_factory_serve_checks_the_broker_too(tmp_path: Path) -> None:
 def test_a_bad_workers_variable_is_a_usage_error(slow_plan: Path, value: str) -> None:
     done = _entrypoint(slow_plan, "--checkpointer", "memory", env={"FACTORY_WORKERS": value})
     assert done.returncode == 2 and "FACTORY_WORKERS" in done.stderr, done.stderr
+
+
+def test_factory_serve_with_workers_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    from _replicas import SLOW_SPEC
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "factory", "serve", str(spec), "--port", str(port), "--workers", "2",
+         "--checkpointer", f"sqlite:///{tmp_path / 'threads.sqlite'}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "factory serve --workers 2 did not start"
+            time.sleep(0.2)
+        assert len(_children(proc.pid)) >= 2  # the workers (and perhaps multiprocessing's resource tracker)
+        turn = Stream(url, "serve-workers")
+        turn.run()
+        assert turn.names[-1] == "end"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert "2 workers" in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_factory_serve_refuses_workers_on_the_memory_checkpointer(tmp_path: Path) -> None:
+    from _replicas import SLOW_SPEC
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    done = subprocess.run(
+        [sys.executable, "-m", "factory", "serve", str(spec), "--port", "0", "--workers", "2", "--checkpointer",
+         "memory"], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "cannot share the `memory` checkpointer" in done.stderr, done.stderr
