@@ -176,7 +176,7 @@ async def conversations(url: str, *, count: int, turns_per_thread: int, seconds:
     is acknowledged."""
     turns: list[Turn] = []
     limits = httpx.Limits(max_connections=count + 8, max_keepalive_connections=count)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), limits=limits) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=5), limits=limits) as client:
         async def user(n: int) -> None:
             thread = 0
             while time.monotonic() - t0 < seconds:

@@ -27,6 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from _chaos import (
     Turn,
     conversations,
@@ -125,6 +126,7 @@ def _check_history(turns: list[Turn], plan: Path, checkpointer: str) -> None:
         assert (counter or 0) == len(acked), f"{thread}: turn counter {counter}, {len(acked)} turns"
 
 
+@pytest.mark.postgres
 def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: Path, tmp_path: Path) -> None:
     haproxy = require("haproxy", "FACTORY_REQUIRE_HAPROXY")
     prometheus = require("prometheus", "FACTORY_REQUIRE_PROMETHEUS")
