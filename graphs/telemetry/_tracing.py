@@ -164,6 +164,8 @@ class TurnTrace:
 
     def close(self, outcome: str) -> None:
         self.closed = True
+        if _CURRENT.get() is self:
+            _CURRENT.set(None)
         self.span.set_attribute("factory.outcome", outcome)
         self.span.end()
 

@@ -83,5 +83,6 @@ class TurnWatch:
         m.TURNS.labels(self.agent, outcome).inc()
         m.TURN_DURATION.labels(self.agent, outcome).observe(time.perf_counter() - self.started)
         m.ACTIVE_STREAMS.labels(self.agent).dec()
+        turn_ids.set(None)  # a connection's later lines (the next WebSocket frame) are no longer this turn's
         if self.trace is not None:
             self.trace.close(outcome)
