@@ -23,21 +23,23 @@ import pytest
 from _replicas import ROOT, free_port, start_replica
 
 SLOW = {"FACTORY_SCRIPTED_TOKEN_DELAY_MS": "250"}  # the fallback reply's ~12 tokens take ~3 s
+LONG = " ".join(["and"] * 60)  # the fallback reply repeats the message: ~70 tokens, ~17 s
 
 
 class Stream(threading.Thread):
     """One `/chat/stream` turn read in the background: its status, events, and the first token's moment."""
 
-    def __init__(self, url: str, thread_id: str) -> None:
+    def __init__(self, url: str, thread_id: str, message: str = "hi") -> None:
         super().__init__(daemon=True)
-        self.url, self.thread_id = url, thread_id
+        self.url, self.thread_id, self.message = url, thread_id, message
         self.status = 0
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.first_token = threading.Event()
 
     def run(self) -> None:
-        with httpx.stream("POST", f"{self.url}/chat/stream", json={"message": "hi", "thread_id": self.thread_id},
-                          timeout=60) as answer:
+        with httpx.stream("POST", f"{self.url}/chat/stream", json={"message": self.message,
+                                                                    "thread_id": self.thread_id},
+                          timeout=90) as answer:
             self.status = answer.status_code
             name = ""
             for line in answer.iter_lines():
@@ -75,9 +77,9 @@ def _read_back(plan_file: Path, checkpointer: str, thread_id: str) -> tuple[Any,
 
 def test_sigterm_refuses_new_turns_and_lets_the_running_one_finish(slow_plan: Path, tmp_path: Path) -> None:
     checkpointer = f"sqlite:///{tmp_path / 'threads.sqlite'}"
-    replica = start_replica(_with_grace(slow_plan, 30), checkpointer=checkpointer, env=SLOW)
+    replica = start_replica(_with_grace(slow_plan, 120), checkpointer=checkpointer, env=SLOW)
     try:
-        running = Stream(replica.url, "drain-running")
+        running = Stream(replica.url, "drain-running", LONG)  # still running when the new turn comes
         running.start()
         assert running.first_token.wait(30), "the turn did not start streaming"
         replica.proc.send_signal(signal.SIGTERM)
@@ -89,7 +91,7 @@ def test_sigterm_refuses_new_turns_and_lets_the_running_one_finish(slow_plan: Pa
         refused = httpx.post(f"{replica.url}/chat/stream", json={"message": "hi", "thread_id": "drain-new"}, timeout=10)
         assert refused.status_code == 503, refused.text
         assert refused.json()["code"] == "not_ready" and refused.json()["retryable"] is True
-        running.join(30)
+        running.join(60)
         assert running.status == 200 and running.names[-1] == "end", running.names
         assert replica.proc.wait(30) == 0
     finally:
@@ -107,7 +109,7 @@ def test_a_turn_longer_than_the_grace_period_is_stopped_cleanly_and_its_thread_r
         first.start()
         first.join(60)
         assert first.names[-1] == "end"
-        second = Stream(replica.url, "drain-cut")
+        second = Stream(replica.url, "drain-cut", LONG)
         second.start()
         assert second.first_token.wait(30)
         replica.proc.send_signal(signal.SIGTERM)
