@@ -4,7 +4,9 @@ Connections go through `langchain-mcp-adapters` (`create_session`, over the offi
 stdio (`command` + `args`, run in the spec's folder with the environment variables `env` names and
 none of the others, except the few non-secret basics the `mcp` SDK always passes: `PATH`, `HOME`,
 `LOGNAME`, `SHELL`, `TERM`, `USER`) or streamable HTTP (`url`, headers from the variables
-`headers` names).
+`headers` names). A stdio `command` of `python` (or `python3`) is the interpreter the agent runs
+with, so a server written with the `mcp` SDK, a runtime dependency, starts wherever the agent does
+(a venv that is not on `PATH`, the image).
 
 Each server's session lives in a task of its own (`_Link`): the `mcp` SDK's sessions are anyio task
 groups that must be closed by the task that opened them, while tool calls come from whichever task
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,8 @@ from graphs.plan import McpServerPlan
 __all__ = ["McpError", "McpServers"]
 
 CALL_TIMEOUT_S = 60.0
+PYTHON_COMMANDS = ("python", "python3")
+"""stdio commands that mean the agent's own interpreter (`sys.executable`)."""
 START_TIMEOUT_S = 30.0
 
 
@@ -38,7 +43,8 @@ class McpError(RuntimeError):
 def _connection(name: str, server: McpServerPlan, folder: Path) -> dict[str, Any]:
     if "command" in server:
         env = {var: os.environ[var] for var in server.get("env", []) if var in os.environ}
-        return {"transport": "stdio", "command": server["command"], "args": list(server.get("args", [])),
+        command = sys.executable if server["command"] in PYTHON_COMMANDS else server["command"]
+        return {"transport": "stdio", "command": command, "args": list(server.get("args", [])),
                 "env": env, "cwd": str(folder)}
     headers = {}
     for header, variable in (server.get("headers") or {}).items():

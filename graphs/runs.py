@@ -43,6 +43,7 @@ __all__ = [
     "RunStream",
     "Runs",
     "StreamItem",
+    "StreamName",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ ACTIVE: frozenset[RunStatus] = frozenset({"pending", "running"})
 TAIL = "$"
 """`subscribe(after=TAIL)`: only frames published from now on (Redis streams spell it the same)."""
 
-Encode = Callable[[Event], Iterable[tuple[str, bytes]]]
+Encode = Callable[[Event], Iterable[tuple["StreamName", bytes]]]
 """A protocol's encoder: one event of the turn -> the (event name, data) frames it becomes."""
 
 
@@ -72,13 +73,25 @@ class RunRecord:
     error: dict[str, Any] | None = None
 
 
+StreamName = Literal["metadata", "values", "updates", "messages", "custom", "tools", "error"]
+"""The event names of a run's stream on the wire (the Agent Server API's; `messages` is the
+`messages-tuple` stream mode's)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamItem:
     """One frame of a run's stream: `id` orders it (and is what `Last-Event-ID` names)."""
 
     id: str
-    event: str
+    name: StreamName
     data: bytes
+
+    @property
+    def mode(self) -> str | None:
+        """The stream mode that asks for this frame; None for frames every stream gets (metadata, error)."""
+        if self.name in ("metadata", "error"):
+            return None
+        return "messages-tuple" if self.name == "messages" else self.name
 
 
 class RunStore(Protocol):
@@ -114,7 +127,7 @@ class RunStream(Protocol):
         """Start a run's stream; after `close` its frames stay `keep_s` seconds for reconnects."""
         ...
 
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+    async def publish(self, run_id: str, name: StreamName, data: bytes) -> str:
         """Append a frame; returns its id."""
         ...
 
@@ -201,9 +214,9 @@ class LocalRunStream:
     async def open(self, run_id: str, *, keep_s: float) -> None:
         self._logs[run_id] = _Log(keep_s)
 
-    async def publish(self, run_id: str, event: str, data: bytes) -> str:
+    async def publish(self, run_id: str, name: StreamName, data: bytes) -> str:
         log = self._logs[run_id]
-        item = StreamItem(str(len(log.items)), event, data)
+        item = StreamItem(str(len(log.items)), name, data)
         log.items.append(item)
         changed, log.changed = log.changed, asyncio.Event()
         changed.set()

@@ -13,7 +13,6 @@ import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -21,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from factory.build._requirements import graph_requirements, pinned_requirements
 from factory.errors import ExitCode, UserError
 from factory.language.loader import LoadedSpec
-from graphs.plan import serve_settings
+from graphs.plan import Plan, serve_settings
 from graphs.spec_code import module_source
 
 __all__ = ["DEFAULT_BASE_IMAGE", "GeneratedContext", "copy_runtime", "langgraph_config", "render_context",
@@ -73,42 +72,62 @@ def _docker_str(value: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-def _plans(plan: dict[str, Any]) -> list[dict[str, Any]]:
+def _plans(plan: Plan) -> list[Plan]:
     found = [plan]
     for node in plan["nodes"].values():
-        if node.get("kind") == "subgraph" and "plan" in node:
+        if node["kind"] == "subgraph":
             found.extend(_plans(node["plan"]))
     return found
 
 
-def _secret_env(plan: dict[str, Any]) -> list[str]:
-    """Names of the variables holding secrets (model keys, http headers, API keys), never values."""
+def _secret_env(plan: Plan) -> list[str]:
+    """Names of the variables holding secrets (model keys, http and MCP headers, API keys), never values."""
     names: set[str] = set()
     for sub in _plans(plan):
-        names.update(m["api_key_env"] for m in sub["models"].values() if m.get("api_key_env"))
+        names.update(key for m in sub["models"].values() if (key := m.get("api_key_env")))
         for tool in sub["tools"].values():
-            names.update((tool.get("http") or {}).get("headers_env", {}).values())
-        auth = (sub.get("serve") or {}).get("auth") or {}
-        if auth.get("api_keys_env"):
+            if "http" in tool:
+                names.update(tool["http"]["headers_env"].values())
+        for server in (sub.get("mcp_servers") or {}).values():
+            names.update((server.get("headers") or {}).values())
+            names.update(server.get("env") or [])  # what a stdio server is given, by name
+        auth = serve_settings(sub)["auth"]
+        if auth and auth["api_keys_env"]:
             names.add(auth["api_keys_env"])
     return sorted(names)
 
 
-def _python_modules(loaded: LoadedSpec, plan: dict[str, Any], *, rel: Path = Path(".")) -> dict[str, bytes]:
+def _python_modules(loaded: LoadedSpec, plan: Plan, *, rel: Path = Path(".")) -> dict[str, bytes]:
     """Relative path in agent/ -> source of each module named by a `python:` tool or node."""
     refs = [t["python"] for t in plan["tools"].values() if t.get("form") == "python"]
-    refs += [n["function"] for n in plan["nodes"].values() if n.get("kind") == "python"]
+    refs += [n["function"] for n in plan["nodes"].values() if n["kind"] == "python"]
     out: dict[str, bytes] = {}
     folder = loaded.folder.resolve()
     for ref in sorted(set(refs)):
         module = ref.split(":", 1)[0]
         out.update(_module_files(folder, module, ref=ref, rel=rel, spec_file=loaded.path))
     for node_id, node in plan["nodes"].items():
-        if node.get("kind") == "subgraph" and node_id in loaded.children:
+        if node["kind"] == "subgraph" and node_id in loaded.children:
             child = loaded.children[node_id]
             child_rel = Path(_relative_folder(folder, child.folder.resolve(), child.path))
             node["plan"]["python_path"] = [child_rel.as_posix()]
             out.update(_python_modules(child, node["plan"], rel=child_rel))
+    out.update(_mcp_server_files(loaded, plan, rel=rel))
+    return out
+
+
+def _mcp_server_files(loaded: LoadedSpec, plan: Plan, *, rel: Path) -> dict[str, bytes]:
+    """The files of the spec's folder a stdio MCP server names (its script in `args`, a `command`
+    that is a relative path): the server runs in the agent's folder in the image too."""
+    folder = loaded.folder.resolve()
+    out: dict[str, bytes] = {}
+    for server in (plan.get("mcp_servers") or {}).values():
+        if "command" not in server:
+            continue
+        for name in [server["command"], *server.get("args", [])]:
+            path = (folder / name).resolve()
+            if not Path(name).is_absolute() and path.is_file() and path.is_relative_to(folder):
+                out[(rel / path.relative_to(folder)).as_posix()] = path.read_bytes()
     return out
 
 
@@ -145,7 +164,7 @@ def _module_files(folder: Path, module: str, *, ref: str, rel: Path, spec_file: 
     return out
 
 
-def render_context(loaded: LoadedSpec, plan: Any, *, tag: str | None = None) -> dict[str, bytes]:
+def render_context(loaded: LoadedSpec, plan: Plan, *, tag: str | None = None) -> dict[str, bytes]:
     """Every file of the context (relative path -> bytes), without writing anything.
 
     The base image is not an input: the Dockerfile defaults to `python:3.11-slim` and takes the
@@ -213,7 +232,7 @@ def langgraph_config(name: str) -> str:
 
 def write_context(
     loaded: LoadedSpec,
-    plan: Any,
+    plan: Plan,
     output: Path,
     *,
     tag: str | None = None,

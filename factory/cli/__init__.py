@@ -27,7 +27,7 @@ def _register() -> None:
     app.command()(schema.schema)
     app.command()(graph.graph)
     app.command()(run.run)
-    for module_name in ("test", "serve", "chat", "build", "fix", "mock_llm", "init"):
+    for module_name in ("test", "serve", "chat", "build", "fix", "mock_llm", "local_llm", "init"):
         try:
             module = __import__(f"factory.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -13,10 +13,33 @@ from factory.language.loader import LoadedSpec, load_spec
 __all__ = ["ModelOption", "SpecArg", "checkpointer_url", "data_dir", "load_plan"]
 
 SpecArg = Annotated[Path, typer.Argument(help="The spec file.", show_default=False)]
+
+
+def _model_option(value: str | None) -> str | None:
+    """`--model local`: check the extra and start (or reuse) the local model server before anything runs."""
+    if value == "local":
+        from factory.cli._output import err_console
+        from factory.cli.local_llm import require_local_model
+        from factory.errors import ExitCode, UserError
+        from graphs.models import ModelConfigError
+        from graphs.models.local import ensure_local_server
+
+        model = require_local_model()
+        try:
+            server = ensure_local_server(model)
+        except ModelConfigError as exc:
+            raise UserError(str(exc), hint="`factory local-llm` in the foreground shows why",
+                            exit_code=ExitCode.BUILD_FAILED) from None
+        err_console.print(f"[dim]local model: {'reusing' if server.reused else 'started'} {server.base_url} "
+                          f"({Path(server.model).name})[/]")
+    return value
+
+
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", envvar="FACTORY_MODEL",
-                 help="Replace every model: `scripted` (offline) or `openai:MODEL`."),
+    typer.Option("--model", envvar="FACTORY_MODEL", callback=_model_option,
+                 help="Replace every model: `scripted` (offline), `local` (the local llama.cpp model, started "
+                      "or reused: `factory local-llm`) or `openai:MODEL`."),
 ]
 
 

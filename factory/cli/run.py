@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from factory.cli._common import ModelOption, SpecArg, checkpointer_url, load_plan
 from factory.cli._output import err_console, out_console
 from factory.errors import ExitCode, UserError
+from graphs.plan import Plan
 
 
-async def _run(plan: Any, base_dir: str, message: str, thread: str | None, model: str | None,
+async def _run(plan: Plan, base_dir: str, message: str, thread: str | None, model: str | None,
                checkpointer: str, as_json: bool) -> int:
     from graphs.agent import Agent
     from graphs.events import EndEvent, ErrorEvent, MetadataEvent, TokenEvent, ToolEvent

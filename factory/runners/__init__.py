@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal, assert_never
+from typing import Literal, assert_never
 
 from rich.console import Console
 
@@ -23,6 +23,7 @@ from factory.language.loader import LoadedSpec
 from factory.runners._common import Runner, free_port
 from factory.runners._docker import CONTAINER_LABEL, run_docker
 from factory.runners._local import run_local
+from graphs.plan import Plan
 
 __all__ = ["CONTAINER_LABEL", "Runner", "RunnerKind", "free_port", "resolve_kind", "start_runner"]
 
@@ -48,7 +49,7 @@ def start_runner(
     *,
     test_mode: bool = True,
     model_override: str | None = None,
-    plan: Any = None,
+    plan: Plan | None = None,
     base_image: str | None = None,
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 120.0,

@@ -17,6 +17,7 @@ from factory.errors import ExitCode, UserError
 from factory.language.loader import LoadedSpec
 from factory.runners._common import LogBuffer, Runner, wait_ready
 from factory.runners._local import server_args
+from graphs.plan import Plan
 
 __all__ = ["CONTAINER_LABEL", "run_docker"]
 
@@ -27,7 +28,7 @@ CONTAINER_LABEL = "dev.factory.runner"
 @contextmanager
 def run_docker(
     loaded: LoadedSpec,
-    plan: Any,
+    plan: Plan,
     *,
     test_mode: bool,
     model_override: str | None,

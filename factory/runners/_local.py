@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from factory.build import write_context
 from factory.language.loader import LoadedSpec
 from factory.runners._common import LogBuffer, Runner, free_port, wait_ready
+from graphs.plan import Plan
 
 __all__ = ["run_local"]
 
@@ -29,7 +29,7 @@ def server_args(*, test_mode: bool, model_override: str | None) -> list[str]:
 @contextmanager
 def run_local(
     loaded: LoadedSpec,
-    plan: Any,
+    plan: Plan,
     *,
     test_mode: bool,
     model_override: str | None,

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from graphs.plan import Plan
+
 _TOP_SPEC = re.compile(r"^spec\s*:", re.MULTILINE)
 _TOP_TESTS = re.compile(r"^tests\s*:", re.MULTILINE)
 _MARKER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,7 +97,7 @@ class SpecFile(pytest.File):
 class ConversationItem(pytest.Item):
     """One conversation of a spec, with all its `repeat` attempts."""
 
-    def __init__(self, *, loaded: Any, plan: Any, index: int, **kwargs: Any) -> None:
+    def __init__(self, *, loaded: Any, plan: Plan, index: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loaded, self.plan, self.index = loaded, plan, index
         self.case = loaded.spec.tests[index]

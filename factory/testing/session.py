@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from factory.testing.records import RunReport
 from factory.testing.runner import Progress, Selection, run_tests
+from graphs.plan import Plan
 
 if TYPE_CHECKING:
     from factory.client import WireProtocol
@@ -18,7 +19,7 @@ __all__ = ["arun_spec", "judge_for", "run_spec"]
 
 async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess", model: str | None = None,
                     selection: Selection | None = None, repeat: int | None = None, jobs: int = 1,
-                    progress: Progress | None = None, plan: Any = None,
+                    progress: Progress | None = None, plan: Plan | None = None,
                     protocol: WireProtocol = "auto") -> RunReport:
     """Run the selected conversations of `spec` against `target` (`inprocess`, a URL, `local`, `docker`).
 
@@ -40,7 +41,7 @@ async def arun_spec(spec: str | Path | LoadedSpec, *, target: str = "inprocess",
                                jobs=jobs, model=override, progress=progress)
 
 
-def judge_for(loaded: LoadedSpec, plan: Any, override: str | None) -> Any:
+def judge_for(loaded: LoadedSpec, plan: Plan, override: str | None) -> Any:
     """The run's judge; the offline one when no conversation has a `judge` expectation."""
     from factory.errors import UserError
     from factory.testing.judge import ScriptedJudge, make_judge

@@ -2,7 +2,8 @@
 
 One switch replaces every model at once: `override="scripted"` (CLI `--model scripted`, env
 `FACTORY_MODEL=scripted`) runs any spec offline; `override="openai:NAME"` points every node at
-one OpenAI-compatible model.
+one OpenAI-compatible model; `override="local"` starts (or reuses) the local llama.cpp server
+(`graphs.models.local`) and points every node at it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ def make_chat_model(settings: ModelPlan, *, override: str | None = None) -> Base
     provider, name = settings["provider"], settings.get("model")
     if override:
         kind, _, rest = override.partition(":")
-        if kind not in ("scripted", "openai"):
-            raise ModelConfigError(f"unknown model override {override!r}; use `scripted` or `openai:MODEL`")
+        if kind not in ("scripted", "openai", "local"):
+            raise ModelConfigError(
+                f"unknown model override {override!r}; use `scripted`, `local` or `openai:MODEL`")
+        if kind == "local":
+            return _local(settings)
         provider = kind  # type: ignore[assignment]
         name = rest or name
     if provider == "scripted":
@@ -45,12 +49,29 @@ def make_chat_model(settings: ModelPlan, *, override: str | None = None) -> Base
     return _openai(settings, name)
 
 
-def _openai(settings: ModelPlan, name: str | None) -> BaseChatModel:
+LOCAL_MAX_TOKENS = 256
+"""A reply's cap on the local model when the spec sets none (a 135M model can ramble to its context)."""
+
+
+def _local(settings: ModelPlan) -> BaseChatModel:
+    """The spec's settings (temperature, max_tokens, timeout) on the local server, which is started or reused."""
+    from graphs.models.local import ensure_local_server
+
+    server = ensure_local_server()
+    local: dict[str, Any] = {**settings, "base_url": server.base_url, "api_key_env": None}
+    if local.get("max_tokens") is None:
+        local["max_tokens"] = LOCAL_MAX_TOKENS
+    if local.get("temperature") is None:
+        local["temperature"] = 0.0  # greedy: the same prompt gives the same answer
+    return _openai(local, "local", api_key="local")  # type: ignore[arg-type]
+
+
+def _openai(settings: ModelPlan, name: str | None, *, api_key: str | None = None) -> BaseChatModel:
     from graphs.models.openai_chat import LeanChatOpenAI
 
     key_env = settings.get("api_key_env") or "OPENAI_API_KEY"
     base_url = settings.get("base_url") or os.environ.get("OPENAI_BASE_URL")
-    api_key = os.environ.get(key_env)
+    api_key = api_key or os.environ.get(key_env)
     if not api_key:
         if not base_url:
             raise ModelConfigError(

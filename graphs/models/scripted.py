@@ -1,7 +1,14 @@
 """The scripted model: deterministic, offline, in-process; streams token by token.
 
 Replies come from the running thread's test `script` (by node path, in order; see
-`graphs.fixtures.node_path`), else a clear fallback that names the node to script.
+`graphs.fixtures.node_path`). When the script does not cover a call, a deterministic fallback keeps
+the turn going (a turn on the scripted model never fails for want of a script):
+
+- a forced tool call (`extract`, `classify`, a model judge): the smallest arguments that fit the
+  tool's schema, each required field its first `enum` value, else `""`, `0`, `false`, `[]` or `{}`;
+  so `extract` records no slots and `classify` picks its first label;
+- a text answer (`reply`, `agent`): no tool call, and the text
+  `[scripted model: no script for node 'NODE'] You said: ...`, which names the node to script.
 It speaks LangChain's chat-model interface, so nodes use it exactly as they use `ChatOpenAI`:
 text streams as chunks, tool calls stream as tool-call chunks, a forced tool gives structured output.
 """
@@ -24,7 +31,7 @@ from langgraph.config import get_config
 
 from graphs import fixtures
 
-__all__ = ["ScriptedChatModel", "split_tokens"]
+__all__ = ["ScriptedChatModel", "fallback_arguments", "split_tokens"]
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
@@ -69,7 +76,8 @@ class ScriptedChatModel(BaseChatModel):
         if forced and forced not in ("auto", "none"):
             name = forced if forced in tool_names else (tool_names[0] if tool_names else str(forced))
             if not has:
-                args: Any = {}
+                tool = next((t for t in kwargs.get("tools") or [] if t["function"]["name"] == name), None)
+                args: Any = fallback_arguments(tool["function"].get("parameters") if tool else None)
             elif isinstance(entry, dict):
                 args = entry
             else:
@@ -115,6 +123,24 @@ class ScriptedChatModel(BaseChatModel):
             if run_manager and chunk.text:
                 await run_manager.on_llm_new_token(chunk.text)
             yield ChatGenerationChunk(message=chunk)
+
+
+_EMPTY: dict[str, Any] = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+
+
+def fallback_arguments(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The smallest arguments that fit an object schema: each required field its first `enum` value,
+    else the empty value of its type (optional fields are left out)."""
+    properties = (schema or {}).get("properties") or {}
+    args: dict[str, Any] = {}
+    for name in (schema or {}).get("required") or []:
+        field_schema = properties.get(name) or {}
+        if field_schema.get("enum"):
+            args[name] = field_schema["enum"][0]
+        else:
+            kind = field_schema.get("type")
+            args[name] = _EMPTY.get(kind if isinstance(kind, str) else "string", "")
+    return args
 
 
 def _call_id() -> str:

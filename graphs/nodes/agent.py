@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs.events import TokenEvent, ToolEvent
 from graphs.fixtures import from_config, node_path
-from graphs.nodes._common import NodeContext, NodeFn, emit, prompt_messages, stream_answer
+from graphs.nodes._common import NodeContext, NodeError, NodeFn, emit, prompt_messages, stream_answer
 from graphs.plan import AgentNodePlan
 from graphs.tools import ToolError
 
@@ -30,6 +30,9 @@ def build(node_id: str, node: AgentNodePlan, ctx: NodeContext) -> NodeFn:
             written.append(answer)
             conversation.append(answer)
             if not answer.tool_calls:
+                if not answer.text.strip():
+                    raise NodeError(f"agent node {node_id!r}: the model's answer was empty (no text, no tool call)",
+                                    code="bad_model_output", retryable=True)
                 return {"messages": written}
             for call in answer.tool_calls:
                 try:

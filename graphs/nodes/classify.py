@@ -28,8 +28,10 @@ def build(node_id: str, node: ClassifyNodePlan, ctx: NodeContext) -> NodeFn:
         label = answer.tool_calls[0]["args"].get("label") if answer.tool_calls else None
         if label not in labels:
             if answer.tool_calls or answer.text.strip() not in labels:
-                raise NodeError(f"classify node {node_id!r}: the model chose {label!r}, "
-                                f"not one of {list(labels)}", code="bad_model_output", retryable=True)
+                said = f"the model chose {label!r}" if answer.tool_calls else (
+                    f"the model did not call {TOOL_NAME} (it said {answer.text.strip()[:120]!r})")
+                raise NodeError(f"classify node {node_id!r}: {said}, not one of {list(labels)}",
+                                code="bad_model_output", retryable=True)
             label = answer.text.strip()
         return {node["into"]: label}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from graphs.nodes._common import NOSTREAM, NodeContext, NodeFn, prompt_messages
+from graphs.nodes._common import NOSTREAM, NodeContext, NodeError, NodeFn, prompt_messages
 from graphs.plan import ExtractNodePlan, SlotPlan
 
 TOOL_NAME = "record_slots"
@@ -58,7 +58,10 @@ def build(node_id: str, node: ExtractNodePlan, ctx: NodeContext) -> NodeFn:
 
     async def extract(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         answer = await bound.ainvoke(prompt_messages(ctx, node, state), NOSTREAM)
-        args = answer.tool_calls[0]["args"] if answer.tool_calls else {}
+        if not answer.tool_calls:  # told to call `record_slots`, the model wrote text or broken JSON
+            raise NodeError(f"extract node {node_id!r}: the model did not call {TOOL_NAME} with JSON arguments "
+                            f"({_what_it_said(answer)})", code="bad_model_output", retryable=True)
+        args = answer.tool_calls[0]["args"]
         updates: dict[str, Any] = {}
         for name, slot in slots.items():
             if args.get(name) is not None:
@@ -68,3 +71,11 @@ def build(node_id: str, node: ExtractNodePlan, ctx: NodeContext) -> NodeFn:
         return updates
 
     return extract
+
+
+def _what_it_said(answer: Any) -> str:
+    """A short account of an answer that is not the expected tool call, for the error message."""
+    for bad in getattr(answer, "invalid_tool_calls", None) or []:
+        return f"its arguments are not JSON: {str(bad.get('args'))[:120]!r}"
+    text = answer.text.strip()
+    return f"it said {text[:120]!r}" if text else "its answer was empty"

@@ -15,7 +15,7 @@ from graphs.agent import Agent
 from graphs.broker import choose_broker_url
 from graphs.checkpointers import choose_checkpointer_url
 from graphs.plan import Plan, serve_settings
-from graphs.server import agent_server, health, metrics, pages, sse, websocket
+from graphs.server import a2a, agent_server, health, mcp_endpoint, metrics, pages, sse, websocket
 from graphs.server._errors import add_error_family, install_error_handlers
 from graphs.server._guard import guard
 from graphs.server._openapi import install_openapi
@@ -83,7 +83,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _reset_sse_starlette()
         async with Agent.open(plan, checkpointer=state.checkpointer_url, base_dir=base_dir,
-                              model_override=model_override) as agent, agent_server.serving(app):
+                              model_override=model_override) as agent, agent_server.serving(app), \
+                mcp_endpoint.serving(app):
             state.agent = agent
             try:
                 yield
@@ -94,12 +95,14 @@ def create_app(
                      lifespan=lifespan, max_body_size=state.limits.max_body_bytes)
     app.state.factory = state
     install_error_handlers(app)
-    add_error_family(app, OPENAI_ERRORS)
+    for family in (OPENAI_ERRORS, *agent_server.AGENT_SERVER_ERRORS):
+        add_error_family(app, family)
     for router in (health.router, sse.router_for(state.limits), websocket.router_for(state.limits),
-                   openai_router_for(plan["name"]), pages.router, agent_server.router, metrics.router):
+                   openai_router_for(plan["name"]), pages.router, agent_server.router, metrics.router, a2a.router):
         app.include_router(router)
     path = (serve["path"] or f"/{plan['name']}").rstrip("/") or f"/{plan['name']}"
     add_langserve_routes(app, state, path=path)
+    mcp_endpoint.install(app)
     install_openapi(app, auth=bool(state.api_keys), open_paths=OPEN_PATHS)
     _add_middleware(app, state, playground=(f"{path}/chat/playground", f"{path}/playground"))
     return app

@@ -60,6 +60,10 @@ class FieldProblem:
     field: str
     expected: str
     given: str | None = None
+    loc: tuple[str | int, ...] = ()
+    """The path as FastAPI writes it (`("body", "input", "messages", 0)`), for families that show it."""
+    kind: str = "value_error"
+    """pydantic's error type (`missing`, `literal_error`, ...)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"in": self.location, "field": self.field, "expected": self.expected, "given": self.given}
@@ -231,7 +235,9 @@ def as_api_error(exc: BaseException) -> ApiError:
         code = _BY_STATUS.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "internal_error")
         # FastAPI's 400: a body it could not parse (JSON nested too deeply, bytes that are not UTF-8)
         if exc.status_code == 400:
-            return ApiError(code, f"{exc.detail}: send a JSON body in UTF-8, nested a few hundred levels deep at most")
+            expected = "a JSON body in UTF-8, nested a few hundred levels deep at most"
+            return ApiError(code, f"{exc.detail}: send {expected}", field=None,
+                            errors=[FieldProblem("body", "", expected, loc=("body",))])
         return ApiError(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
     code, _retryable, message = classify_error(exc)
     if code == "internal_error":
@@ -276,7 +282,8 @@ def _field_problem(error: dict[str, Any], location: Location | None) -> FieldPro
     elif kind == "extra_forbidden":
         expected = "no such field: it is not part of the schema (remove it)"
     given = None if kind in ("missing", "json_invalid") else _shorten(error.get("input"))
-    return FieldProblem(where, path, expected, given)
+    raw = tuple(error.get("loc") or ())
+    return FieldProblem(where, path, expected, given, loc=raw or (where,), kind=str(kind or "value_error"))
 
 
 def _shorten(value: Any, limit: int = 80) -> str:

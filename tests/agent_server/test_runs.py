@@ -15,22 +15,28 @@ from factory.compiler import compile_plan
 from factory.language.loader import load_spec
 from graphs.agent import Agent
 from graphs.events import Event
-from graphs.runs import TAIL, LocalRunStore, LocalRunStream, RunRecord, Runs
+from graphs.runs import TAIL, LocalRunStore, LocalRunStream, RunRecord, Runs, StreamItem, StreamName
 
 
-def _names(event: Event) -> list[tuple[str, bytes]]:
-    return [(event.event, b"{}")]
+def _names(event: Event) -> list[tuple[StreamName, bytes]]:
+    """An encoder that publishes each factory event's name as a `custom` frame."""
+    return [("custom", event.event.encode())]
+
+
+async def _events(items: AsyncIterator[StreamItem]) -> list[str]:
+    """`id:event-name` of each custom frame (`_names`), `id:metadata` for the run's first frame."""
+    return [f"{i.id}:{i.data.decode() if i.name == 'custom' else i.name}" async for i in items]
 
 
 async def _read(items: AsyncIterator[Any]) -> list[str]:
-    return [f"{i.id}:{i.event}" async for i in items]
+    return [f"{i.id}:{i.name}" async for i in items]
 
 
 def test_a_stream_replays_after_an_id_then_follows() -> None:
     async def main() -> None:
         stream = LocalRunStream()
         await stream.open("r", keep_s=0)
-        for name in ("a", "b", "c"):
+        for name in ("values", "updates", "custom"):
             await stream.publish("r", name, b"1")
         everything = stream.subscribe("r")
         after_b = stream.subscribe("r", after="1")
@@ -38,10 +44,11 @@ def test_a_stream_replays_after_an_id_then_follows() -> None:
         only_new = stream.subscribe("r", after=TAIL)
         readers = [asyncio.create_task(_read(it)) for it in (everything, after_b, from_start, only_new)]
         await asyncio.sleep(0.01)
-        await stream.publish("r", "d", b"1")
+        await stream.publish("r", "messages", b"1")
         await stream.close("r")
         got = await asyncio.gather(*readers)
-        assert got == [["0:a", "1:b", "2:c", "3:d"], ["2:c", "3:d"], ["0:a", "1:b", "2:c", "3:d"], ["3:d"]]
+        every = ["0:values", "1:updates", "2:custom", "3:messages"]
+        assert got == [every, every[2:], every, every[3:]]
         assert await _read(stream.subscribe("r", after="-1")) == []  # not resumable: gone once closed
 
     asyncio.run(main())
@@ -51,9 +58,9 @@ def test_a_resumable_stream_is_kept_for_a_while() -> None:
     async def main() -> None:
         stream = LocalRunStream()
         await stream.open("r", keep_s=0.2)
-        await stream.publish("r", "a", b"1")
+        await stream.publish("r", "values", b"1")
         await stream.close("r")
-        assert await _read(stream.subscribe("r", after="-1")) == ["0:a"]
+        assert await _read(stream.subscribe("r", after="-1")) == ["0:values"]
         await asyncio.sleep(0.3)
         assert await _read(stream.subscribe("r", after="-1")) == []
 
@@ -90,7 +97,7 @@ def test_a_run_publishes_its_events_and_records_success() -> None:
 
         async with _agent() as agent:
             await _start(runs, agent, "t1", "r1", after)
-            events = await _read(runs.stream.subscribe("r1"))
+            events = await _events(runs.stream.subscribe("r1"))
             final = await runs.wait("r1")
             assert await agent.state("t1") == {"turns": 1, "mood": None}
         assert events[0] == "0:metadata" and events[-1].endswith(":end") and any(":token" in e for e in events)
@@ -112,7 +119,7 @@ def test_a_cancelled_run_leaves_the_thread_as_it_was(monkeypatch: pytest.MonkeyP
             before = await agent.messages("t2")
             await _start(runs, agent, "t2", "r2")
             async for item in runs.stream.subscribe("r2"):
-                if item.event == "token":
+                if item.data == b"token":
                     break
             assert (await runs.store.active("t2")) is not None
             await runs.cancel("r2")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from build_helpers import ROOT
 
-SPECS = ("sales_discovery", "support_triage", "onboarding", "onboarding_address")
+SPECS = ("sales_discovery", "support_triage", "onboarding", "onboarding_address", "weather_agent")
 
 
 def _run(target: str, out: Path, base_image: str | None = None) -> tuple[int, dict[str, Any], str]:

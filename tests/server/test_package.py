@@ -37,7 +37,8 @@ def test_the_package_exports_what_it_says() -> None:
 def test_every_private_modules_public_names_are_exported_by_its_package() -> None:
     """A name a private module `_x` lists in `__all__` is public only through its package's `__init__`."""
     for package in (graphs.server, importlib.import_module("graphs.server.langserve"),
-                    importlib.import_module("graphs.server.openai")):
+                    importlib.import_module("graphs.server.openai"), importlib.import_module("graphs.server.a2a"),
+                    importlib.import_module("graphs.server.mcp_endpoint")):
         for info in pkgutil.iter_modules(package.__path__):
             if not info.name.startswith("_") or info.name.startswith("__"):
                 continue

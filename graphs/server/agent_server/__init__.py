@@ -18,11 +18,11 @@ from fastapi import APIRouter, FastAPI
 
 from graphs.broker import open_runs
 from graphs.server.agent_server import _assistants, _runs, _threads
-from graphs.server.agent_server._context import AgentServer
+from graphs.server.agent_server._context import AGENT_SERVER_ERRORS, AgentServer
 from graphs.server.agent_server._encode import Encoder
 from graphs.threads import open_thread_store
 
-__all__ = ["KEEP_RESUMABLE_S", "AgentServer", "Encoder", "router", "serving"]
+__all__ = ["AGENT_SERVER_ERRORS", "KEEP_RESUMABLE_S", "AgentServer", "Encoder", "router", "serving"]
 
 KEEP_RESUMABLE_S = 600.0
 """How long a resumable run's events stay after it ended (a client reconnecting with `Last-Event-ID`)."""

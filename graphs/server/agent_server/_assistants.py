@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 
 from graphs.plan import Plan, SlotPlan, parse_slot_type
-from graphs.server.agent_server._context import ApiRoute, Context, context
+from graphs.server.agent_server._context import Context, context
 from graphs.server.agent_server._models import AssistantOut, AssistantSearch, ErrorOut
 from graphs.threads import metadata_contains
 
 __all__ = ["assistant_graph", "assistant_schemas", "router"]
 
-router = APIRouter(tags=["agent server: assistants"], route_class=ApiRoute)
+router = APIRouter(tags=["agent server: assistants"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such assistant."}}
 _ENDPOINTS = {"start": "__start__", "end": "__end__"}
 

@@ -1,40 +1,38 @@
-"""What every Agent Server API route shares: the stores, the error answers, JSON encoding.
+"""What every Agent Server API route shares: the stores, the error family, JSON encoding.
 
-Errors are the server's one shape, `{"detail": MESSAGE, "code": ERROR_CODE}` (the SDKs read
-`detail`), raised as `ApiError` anywhere in a route; request problems found after parsing are
-`RequestValidationError`s, so every 422 has FastAPI's shape with the field's `loc`.
+Errors go through the server's one mapping (`graphs.server._errors`): a route raises `ApiError` (or
+`ThreadBusy`, or a `RequestValidationError` from `invalid` for a problem found after parsing), and
+this API's family renders it as LangGraph's server does, `{"detail": MESSAGE, "code": ERROR_CODE}`
+(the SDKs read `detail`); a 422's `detail` is FastAPI's list of `{loc, msg, type}`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from langchain_core.messages import BaseMessage
 from langgraph.types import Interrupt
-from pydantic import BaseModel
-from starlette.exceptions import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.agent import Agent, ThreadBusy
-from graphs.events import ERROR_CODES, ErrorCode
+from graphs.agent import Agent
+from graphs.events import ErrorCode
 from graphs.plan import Plan
 from graphs.runs import Runs
-from graphs.server._errors import AsciiJSONResponse
+from graphs.server._errors import ApiError, ErrorFamily
 from graphs.server._state import ServerState, server_state
 from graphs.threads import ThreadRecord, ThreadStore
 
 __all__ = [
+    "AGENT_SERVER_ERRORS",
     "AgentServer",
     "ApiError",
-    "ApiRoute",
     "Context",
     "context",
     "dumps",
@@ -85,14 +83,14 @@ class Context:
 
     def check_assistant(self, assistant_id: str) -> None:
         if assistant_id != self.graph_id:
-            raise ApiError(404, "not_found",
+            raise ApiError("not_found",
                            f"assistant {assistant_id!r} not found: this server serves {self.graph_id!r} "
                            "(the assistant id is the graph id, the spec's name)")
 
     async def thread(self, thread_id: str) -> ThreadRecord:
         record = await self.api.threads.get(thread_id)
         if record is None:
-            raise ApiError(404, "not_found",
+            raise ApiError("not_found",
                            f"thread {thread_id!r} not found: create it with POST /threads first")
         return record
 
@@ -106,17 +104,8 @@ def context(request: Request) -> Context:
     api: AgentServer | None = getattr(request.app.state, "agent_server", None)
     agent = state.require_agent()  # 503 while starting
     if api is None:
-        raise ApiError(503, "not_ready", "the Agent Server API is still starting")
+        raise ApiError("not_ready", "the Agent Server API is still starting")
     return Context(state, api, agent)
-
-
-class ApiError(Exception):
-    """An answer other than success: `status` and `code` from `graphs.events.ERROR_CODES`."""
-
-    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        assert code in ERROR_CODES
-        self.status, self.code, self.message = status, code, message
 
 
 def invalid(loc: tuple[str | int, ...], message: str, value: Any = None) -> RequestValidationError:
@@ -124,41 +113,39 @@ def invalid(loc: tuple[str | int, ...], message: str, value: Any = None) -> Requ
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
 
 
-class ApiRoute(APIRoute):
-    """Routes whose `ApiError`s and `ThreadBusy` become JSON answers, and whose unexpected failures
-    are logged once and answered with a clean `internal_error` instead of a traceback."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                return _error(exc.status, exc.code, exc.message)
-            except ThreadBusy as exc:
-                return _error(409, "thread_busy",
-                              f"a run is already running on thread {exc.thread_id!r}; wait for it to end, "
-                              "or cancel it (multitask_strategy `reject`)")
-            except RequestValidationError:
-                raise
-            except HTTPException as exc:
-                if exc.status_code == 400 and exc.detail == _UNPARSABLE:  # bytes that are not UTF-8 text
-                    raise invalid(("body",), "the body is not JSON text (UTF-8)") from None
-                raise
-            except Exception:
-                logger.exception("%s %s failed", request.method, request.url.path)
-                return _error(500, "internal_error", "the server failed; its log has the details")
-
-        return handle
+# ---------------------------------------------------------------------------------- errors
 
 
-_UNPARSABLE = "There was an error parsing the body"
-"""FastAPI's answer to a body it cannot decode; the API answers every malformed body with 422."""
+class ValidationDetail(BaseModel):
+    """One invalid field, as FastAPI writes it."""
+
+    loc: list[str | int] = Field(description="Where: `body`, `path`, `query` or `header`, then the field's path.")
+    msg: str = Field(description="What the field must be.")
+    type: str = Field(description="The kind of problem (`missing`, `literal_error`, `value_error`, ...).")
 
 
-def _error(status: int, code: ErrorCode, message: str) -> Response:
-    return AsciiJSONResponse({"detail": message, "code": code}, status_code=status)
+class AgentServerProblem(BaseModel):
+    """An Agent Server API error: what LangGraph's server answers, with the factory's error code."""
+
+    model_config = ConfigDict(title="AgentServerProblem")
+
+    detail: str | list[ValidationDetail] = Field(
+        description="What is wrong and how to fix it; for a 422, every invalid field.")
+    code: ErrorCode = Field(description="One of the error codes in `docs/errors.md`.")
+
+
+def _problem(error: ApiError, request_id: str | None) -> dict[str, Any]:
+    del request_id  # in the `X-Request-Id` header, as on every route
+    if not error.errors:
+        return {"detail": error.message, "code": error.code}
+    detail = [{"loc": list(p.loc) or [p.location, *filter(None, p.field.split("."))], "msg": p.expected,
+               "type": p.kind} for p in error.errors]
+    return {"detail": detail, "code": error.code}
+
+
+AGENT_SERVER_ERRORS = tuple(ErrorFamily(prefix, _problem, AgentServerProblem)
+                            for prefix in ("/assistants", "/threads", "/runs", "/info", "/ok"))
+"""The Agent Server API's routes answer errors in its shape (`graphs.server._errors.add_error_family`)."""
 
 
 # ---------------------------------------------------------------------------------- JSON

@@ -39,12 +39,13 @@ from graphs.events import (
     UpdateEvent,
     ValuesEvent,
 )
+from graphs.runs import StreamName
 from graphs.server.agent_server._context import dumps
 from graphs.server.agent_server._models import StreamMode
 
 __all__ = ["Encoder", "Frame", "needs_step_events"]
 
-Frame = tuple[str, bytes]
+Frame = tuple[StreamName, bytes]
 
 
 def needs_step_events(modes: tuple[StreamMode, ...]) -> bool:

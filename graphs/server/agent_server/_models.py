@@ -63,6 +63,12 @@ class InputMessage(_Strict):
     """The user's message as the SDKs send it: `{"role": "user", "content": ...}` or LangChain's
     `{"type": "human", "content": ..., "id": ...}`. Content is text or a list of text blocks."""
 
+    # the route checks that one of them says who speaks; the schema says so too (a client reads it)
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["role"], "properties": {"role": {"enum": ["human", "user"]}}},
+        {"required": ["type"], "properties": {"type": {"enum": ["human", "user"]}}},
+    ]})
+
     type: UserRole | None = None
     role: UserRole | None = None
     content: str | list[ContentBlock] = Field(min_length=1)
@@ -106,6 +112,12 @@ class CheckpointRef(_Strict):
 
 class RunCreate(_Strict):
     """Start a run: one user turn (`input`) or the answer to a pending interrupt (`command`)."""
+
+    # exactly one of `input` and `command` (checked below, and said in the schema)
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["input"], "properties": {"input": {"type": "object"}, "command": {"type": "null"}}},
+        {"required": ["command"], "properties": {"command": {"type": "object"}, "input": {"type": "null"}}},
+    ]})
 
     assistant_id: str = Field(min_length=1, max_length=256, description="The graph id (the spec's name).")
     input: RunInput | None = None

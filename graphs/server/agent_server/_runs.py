@@ -25,13 +25,13 @@ from graphs.agent import OpenTurn
 from graphs.fixtures import WIRE_KEY, from_wire
 from graphs.runs import TAIL, RunRecord, RunStatus, StreamItem
 from graphs.server._errors import is_utf8
-from graphs.server.agent_server._context import ApiError, ApiRoute, Context, context, dumps, invalid
+from graphs.server.agent_server._context import ApiError, Context, context, dumps, invalid
 from graphs.server.agent_server._encode import Encoder, needs_step_events
 from graphs.server.agent_server._models import ID_PATTERN, ErrorOut, InputMessage, RunCreate, RunOut, StreamMode
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["agent server: runs"], route_class=ApiRoute)
+router = APIRouter(tags=["agent server: runs"])
 ThreadId = Path(pattern=ID_PATTERN, description="The thread's id.")
 RunId = Path(pattern=ID_PATTERN, description="The run's id.")
 _SSE: dict[int | str, dict[str, Any]] = {
@@ -40,9 +40,6 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such assistant or thread."},
     409: {"model": ErrorOut, "description": "The thread is busy, or a resume finds no interrupt to answer."},
 }
-_MODE_OF_EVENT = {"messages": "messages-tuple"}
-
-
 # ---------------------------------------------------------------------------------- starting a run
 
 
@@ -77,7 +74,7 @@ async def _check_thread_point(ctx: Context, body: RunCreate, thread_id: str) -> 
         return
     snapshot = await ctx.agent.graph.aget_state({"configurable": {"thread_id": thread_id}})
     if body.command is not None and not snapshot.interrupts:
-        raise ApiError(409, "no_interrupt", f"thread {thread_id!r} is not paused at an interrupt: send the user's "
+        raise ApiError("no_interrupt", f"thread {thread_id!r} is not paused at an interrupt: send the user's "
                        "message as `input` instead of `command.resume`")
     latest = ((snapshot.config or {}).get("configurable") or {}).get("checkpoint_id")
     if asked is not None and asked != latest:
@@ -111,7 +108,7 @@ async def _start(ctx: Context, body: RunCreate, thread_id: str | None, *, modes:
         message = _resume_text(body.command.resume, limit)
     stateless = thread_id is None
     if stateless and body.command is not None:
-        raise ApiError(409, "no_interrupt", "a stateless run starts a new thread, which has no interrupt to resume")
+        raise ApiError("no_interrupt", "a stateless run starts a new thread, which has no interrupt to resume")
     temporary = stateless and body.on_completion != "keep"
     run_id = str(uuid.uuid4())
 
@@ -158,7 +155,7 @@ async def _hold_known_thread(ctx: Context, thread_id: str, hold: Callable[[str],
         if isinstance(found, BaseException):
             raise found
         if not create:
-            raise ApiError(404, "not_found", f"thread {thread_id!r} not found: create it with POST /threads "
+            raise ApiError("not_found", f"thread {thread_id!r} not found: create it with POST /threads "
                            "(or send `if_not_exists: create`)")
         await ctx.api.threads.create(thread_id, ctx.tags)
         return await hold(thread_id)
@@ -221,9 +218,8 @@ def _frames(items: AsyncIterator[StreamItem], *, modes: frozenset[str] | None = 
         ended = False
         try:
             async for item in items:
-                if modes is None or _MODE_OF_EVENT.get(item.event, item.event) in modes or item.event in (
-                        "metadata", "error"):
-                    yield b"id: %s\nevent: %s\ndata: %s\n\n" % (item.id.encode(), item.event.encode(), item.data)
+                if modes is None or item.mode is None or item.mode in modes:
+                    yield b"id: %s\nevent: %s\ndata: %s\n\n" % (item.id.encode(), item.name.encode(), item.data)
             ended = True
         finally:
             if not ended and on_disconnect is not None:
@@ -253,9 +249,9 @@ async def _final_values(ctx: Context, run: RunRecord) -> bytes:
     """What `wait` answers: the last `values` event, or `{"__error__": ...}` when the run failed."""
     last: bytes | None = None
     async for item in ctx.api.runs.stream.subscribe(run.run_id):
-        if item.event == "values":
+        if item.name == "values":
             last = item.data
-        elif item.event == "error":
+        elif item.name == "error":
             return b'{"__error__":%s}' % item.data
     return last if last is not None else b"null"
 
@@ -318,7 +314,7 @@ async def list_runs(request: Request, thread_id: str = ThreadId, limit: int = Qu
 async def _run(ctx: Context, thread_id: str, run_id: str) -> RunRecord:
     run = await ctx.api.runs.store.get(run_id)
     if run is None or run.thread_id != thread_id:
-        raise ApiError(404, "not_found", f"run {run_id!r} of thread {thread_id!r} not found")
+        raise ApiError("not_found", f"run {run_id!r} of thread {thread_id!r} not found")
     return run
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from graphs.server.agent_server._context import ApiError, ApiRoute, Context, context, jsonable
+from graphs.server.agent_server._context import ApiError, Context, context, jsonable
 from graphs.server.agent_server._models import (
     ID_PATTERN,
     CheckpointRef,
@@ -30,7 +30,7 @@ from graphs.threads import ThreadRecord, metadata_contains
 
 __all__ = ["checkpoint_of", "router", "thread_state"]
 
-router = APIRouter(tags=["agent server: threads"], route_class=ApiRoute)
+router = APIRouter(tags=["agent server: threads"])
 ThreadId = Path(pattern=ID_PATTERN, description="The thread's id.")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such thread."}}
 
@@ -104,7 +104,7 @@ async def create_thread(body: ThreadCreate, request: Request) -> ThreadOut:
     record = await ctx.api.threads.create(thread_id, {**ctx.tags, **(body.metadata or {})})
     if record is None:
         if body.if_exists == "raise":
-            raise ApiError(409, "already_exists",
+            raise ApiError("already_exists",
                            f"thread {thread_id!r} already exists; send `if_exists: do_nothing` to get it instead")
         record = await ctx.thread(thread_id)
     return await _thread(ctx, record, new=body.thread_id is None)
@@ -150,7 +150,7 @@ async def delete_thread(request: Request, thread_id: str = ThreadId) -> Response
     ctx = context(request)
     await ctx.thread(thread_id)
     if await ctx.api.runs.store.active(thread_id) is not None:
-        raise ApiError(409, "thread_busy", f"a run is running on thread {thread_id!r}; cancel it first")
+        raise ApiError("thread_busy", f"a run is running on thread {thread_id!r}; cancel it first")
     async with ctx.agent.locks.hold(thread_id):  # no turn may start while the thread goes (ThreadBusy: 409)
         await ctx.agent.graph.checkpointer.adelete_thread(thread_id)
         await ctx.api.threads.delete(thread_id)
