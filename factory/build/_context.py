@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +193,8 @@ def render_context(loaded: LoadedSpec, plan: Plan, *, tag: str | None = None) ->
         "plan_sha256": hashlib.sha256(plan_json.encode()).hexdigest(),
         "labels": f"app.kubernetes.io/name: {name}\napp.kubernetes.io/managed-by: factory-build",
         "graph_requirements": graph_requirements(),
+        # a stop waits this long: serve.grace_s for running turns, then 10 s to close (compose, k8s)
+        "stop_grace_s": math.ceil(serve_settings(plan)["grace_s"]) + 10,
     }
     env = _env()
     rendered = {

@@ -125,14 +125,9 @@ def _workers(app: Any, flag: int | None) -> int:
 
     state = app.state.factory
     try:
-        count = choose_workers(flag, state.serve["workers"])
+        return choose_workers(flag, state.serve["workers"], checkpointer_url=state.checkpointer_url)
     except ValueError as exc:
-        raise UserError(str(exc), hint="unset it, or give --workers") from None
-    if count > 1 and state.checkpointer_url == "memory":
-        raise UserError(f"{count} workers cannot share the `memory` checkpointer: each process would have "
-                        "its own threads", hint="use --checkpointer sqlite:///threads.sqlite (one host) "
-                        "or postgres://... (several hosts), or serve with --workers 1")
-    return count
+        raise UserError(str(exc), hint="--workers wins over $FACTORY_WORKERS and serve.workers") from None
 
 
 def _run_workers(app: Any, spec: Path, options: dict[str, Any], sock: socket.socket, count: int) -> None:

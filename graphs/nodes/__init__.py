@@ -18,6 +18,7 @@ from graphs.nodes import agent, classify, extract, interrupt, python, reply, sub
 from graphs.nodes import set as set_node
 from graphs.nodes._common import NOSTREAM, NodeContext, NodeError, NodeFn, emit
 from graphs.plan import HistoryPlan, NodePlan
+from graphs.telemetry._tracing import node_span
 
 __all__ = ["NodeContext", "NodeError", "build_node"]
 
@@ -68,12 +69,13 @@ def build_node(node_id: str, node: NodePlan, ctx: NodeContext) -> NodeFn:
 
     async def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         name = node_path(config, node_id)
-        emit(NodeEvent(node=name, kind=kind, phase="start"))
-        folded = await _fold_history(summarizer, history, state) if summarizer is not None else None
-        if folded is not None:
-            state = {**state, SUMMARY_CHANNEL: folded}
-        result = await inner(state, config)
-        emit(NodeEvent(node=name, kind=kind, phase="end"))
+        with node_span(name, kind):  # a span per node when tracing (`graphs.telemetry`)
+            emit(NodeEvent(node=name, kind=kind, phase="start"))
+            folded = await _fold_history(summarizer, history, state) if summarizer is not None else None
+            if folded is not None:
+                state = {**state, SUMMARY_CHANNEL: folded}
+            result = await inner(state, config)
+            emit(NodeEvent(node=name, kind=kind, phase="end"))
         return {**result, SUMMARY_CHANNEL: folded} if folded is not None else result
 
     run.__name__ = node_id

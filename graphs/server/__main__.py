@@ -63,15 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     state = app.state.factory
     try:
-        workers = choose_workers(args.workers, state.serve["workers"])
-        if workers > 1 and state.checkpointer_url == "memory":
-            raise StartupError(f"{workers} workers cannot share the `memory` checkpointer", usage=True,
-                               hint="use sqlite:///threads.sqlite or postgres://..., or one worker")
+        workers = choose_workers(args.workers, state.serve["workers"], checkpointer_url=state.checkpointer_url)
         check_checkpointer(state.checkpointer_url, base_dir)
         check_broker(state.broker_url)
         check_agent(plan, base_dir, model_override=model)
         sock = bind(args.host, args.port)
-    except ValueError as exc:  # $FACTORY_WORKERS
+    except ValueError as exc:  # $FACTORY_WORKERS, or workers on `memory`
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except StartupError as exc:

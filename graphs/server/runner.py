@@ -37,6 +37,8 @@ from typing import Any
 
 import uvicorn
 
+from graphs.checkpointers import parse_checkpointer_url
+
 __all__ = ["WORKERS_ENV", "AppRecipe", "GracefulServer", "choose_workers", "run_server", "run_workers"]
 
 log = logging.getLogger("graphs.server")
@@ -59,20 +61,24 @@ class AppRecipe:
         return getattr(importlib.import_module(module), name)(**self.kwargs)
 
 
-def choose_workers(flag: int | None, serve_workers: int) -> int:
+def choose_workers(flag: int | None, serve_workers: int, *, checkpointer_url: str) -> int:
     """`--workers`, else `$FACTORY_WORKERS`, else the spec's `serve.workers`.
 
     Raises:
-        ValueError: `$FACTORY_WORKERS` is not a whole number from 1 to 64.
+        ValueError: `$FACTORY_WORKERS` is not a whole number from 1 to 64, or several workers would
+            each have their own `memory` checkpointer.
     """
-    if flag is not None:
-        return flag
-    raw = os.environ.get(WORKERS_ENV, "").strip()
-    if not raw:
-        return serve_workers
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise ValueError(f"${WORKERS_ENV} must be a whole number from 1 to 64, got {raw!r}")
-    return int(raw)
+    count = flag
+    if count is None:
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if raw and (not raw.isdigit() or not 1 <= int(raw) <= 64):
+            raise ValueError(f"${WORKERS_ENV} must be a whole number from 1 to 64, got {raw!r}")
+        count = int(raw) if raw else serve_workers
+    if count > 1 and parse_checkpointer_url(checkpointer_url).kind == "memory":
+        raise ValueError(f"{count} workers cannot share the `memory` checkpointer: each process would have its own "
+                         "threads; use sqlite:///threads.sqlite (one host) or postgres://... (several hosts), "
+                         "or one worker")
+    return count
 
 
 class GracefulServer(uvicorn.Server):

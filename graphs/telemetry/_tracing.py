@@ -24,13 +24,15 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
-from graphs.events import EndEvent, NodeEvent, ToolEvent
+from graphs.events import EndEvent
 
-__all__ = ["TurnTrace", "enabled", "shutdown", "tool_span", "turn_span"]
+__all__ = ["TurnTrace", "enabled", "node_span", "shutdown", "tool_span", "turn_span"]
 
 _TRACER: Any = None
+_PROVIDER: Any = None
 _CONFIGURED = False
 _CURRENT: contextvars.ContextVar[TurnTrace | None] = contextvars.ContextVar("factory_turn_trace", default=None)
+_NODE: contextvars.ContextVar[Any] = contextvars.ContextVar("factory_node_span", default=None)
 
 
 def enabled() -> bool:
@@ -46,7 +48,7 @@ def enabled() -> bool:
 
 def _tracer(agent: str) -> Any:
     """The process's tracer, set up on first use (None when tracing is off)."""
-    global _TRACER, _CONFIGURED
+    global _TRACER, _PROVIDER, _CONFIGURED
     if _CONFIGURED:
         return _TRACER
     _CONFIGURED = True
@@ -66,18 +68,15 @@ def _tracer(agent: str) -> Any:
 
         exporter = OTLPSpanExporter()
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    _TRACER = provider.get_tracer("graphs")
+    _PROVIDER, _TRACER = provider, provider.get_tracer("graphs")
     return _TRACER
 
 
 def shutdown() -> None:
     """Flush the spans still buffered (the server's lifespan end)."""
-    if _TRACER is not None:
-        from opentelemetry import trace
-
-        provider = trace.get_tracer_provider()
+    if _PROVIDER is not None:
         with contextlib.suppress(Exception):
-            provider.shutdown()  # type: ignore[attr-defined]
+            _PROVIDER.shutdown()
 
 
 def turn_span(agent: str, *, thread_id: str, run_id: str) -> TurnTrace | None:
@@ -88,6 +87,27 @@ def turn_span(agent: str, *, thread_id: str, run_id: str) -> TurnTrace | None:
     trace = TurnTrace(tracer, agent, thread_id=thread_id, run_id=run_id)
     _CURRENT.set(trace)  # the turn's graph task is created after this: its nodes and tools see it
     return trace
+
+
+@contextlib.contextmanager
+def node_span(path: str, kind: str) -> Iterator[None]:
+    """A span around one node of the current turn; what runs inside (models, tools, a sub-spec's
+    nodes) is parented to it. Nothing when tracing is off."""
+    trace = _CURRENT.get()
+    if trace is None or trace.closed:
+        yield
+        return
+    span = trace.child(f"node {path}", {"factory.node": path, "factory.node.kind": kind})
+    token = _NODE.set(span)
+    try:
+        yield
+    except BaseException as exc:
+        if type(exc).__name__ != "GraphInterrupt":  # an `interrupt` node pausing the run is no failure
+            _fail(span, type(exc).__name__, str(exc))
+        raise
+    finally:
+        _NODE.reset(token)
+        span.end()
 
 
 @contextlib.contextmanager
@@ -115,7 +135,7 @@ def _fail(span: Any, code: str, message: str) -> None:
 
 
 class TurnTrace:
-    """The turn's span, its open node spans, and the model spans its callback handler opens."""
+    """The turn's span, and the model spans its callback handler opens (under the running node's)."""
 
     def __init__(self, tracer: Any, agent: str, *, thread_id: str, run_id: str) -> None:
         self.tracer = tracer
@@ -123,27 +143,16 @@ class TurnTrace:
         self.span = tracer.start_span(f"invoke_agent {agent}", attributes={
             "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
             "gen_ai.conversation.id": thread_id, **self.ids})
-        self.nodes: dict[str, Any] = {}
         self.closed = False
         self.callbacks = [_ModelSpans(self)]
 
     def child(self, name: str, attributes: dict[str, Any]) -> Any:
-        """A span under the innermost running node (or the turn)."""
+        """A span under the running node (the context's), or under the turn."""
         from opentelemetry import trace
 
-        parent = next(reversed(self.nodes.values()), self.span)
+        parent = _NODE.get() or self.span
         return self.tracer.start_span(name, context=trace.set_span_in_context(parent),
                                       attributes={**attributes, **self.ids})
-
-    def saw(self, event: NodeEvent | ToolEvent) -> None:
-        if isinstance(event, NodeEvent):
-            if event.phase == "start":
-                self.nodes[event.node] = self.child(f"node {event.node}", {"factory.node": event.node,
-                                                                          "factory.node.kind": event.kind})
-            else:
-                span = self.nodes.pop(event.node, None)
-                if span is not None:
-                    span.end()
 
     def failed(self, code: str, message: str) -> None:
         _fail(self.span, code, message)
@@ -155,9 +164,8 @@ class TurnTrace:
 
     def close(self, outcome: str) -> None:
         self.closed = True
-        for span in reversed(list(self.nodes.values())):
-            span.end()
-        self.nodes.clear()
+        if _CURRENT.get() is self:
+            _CURRENT.set(None)
         self.span.set_attribute("factory.outcome", outcome)
         self.span.end()
 

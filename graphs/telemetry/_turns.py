@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 from graphs.drain import ShuttingDown
-from graphs.events import EndEvent, ErrorEvent, Event, NodeEvent, TokenEvent, ToolEvent
+from graphs.events import EndEvent, ErrorEvent, Event, TokenEvent
 from graphs.locks import ThreadBusy
 from graphs.telemetry import _metrics as m
 from graphs.telemetry import _tracing
@@ -61,9 +61,6 @@ class TurnWatch:
             if self.first_token is None:
                 self.first_token = time.perf_counter()
                 m.FIRST_TOKEN.labels(self.agent).observe(self.first_token - self.started)
-        elif isinstance(event, NodeEvent | ToolEvent):
-            if self.trace is not None:
-                self.trace.saw(event)
         elif isinstance(event, ErrorEvent):
             self.outcome = "error"
             m.ERRORS.labels(self.agent, event.code).inc()
@@ -86,5 +83,6 @@ class TurnWatch:
         m.TURNS.labels(self.agent, outcome).inc()
         m.TURN_DURATION.labels(self.agent, outcome).observe(time.perf_counter() - self.started)
         m.ACTIVE_STREAMS.labels(self.agent).dec()
+        turn_ids.set(None)  # a connection's later lines (the next WebSocket frame) are no longer this turn's
         if self.trace is not None:
             self.trace.close(outcome)

@@ -62,16 +62,27 @@ def test_deployment_probes_security_and_secrets(context: Path) -> None:
         assert "value" not in var, f"{var['name']} has a literal value; settings and secrets go by reference"
     secret_refs = {v["name"] for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})}
     assert {"OPENAI_API_KEY", "FACTORY_CHECKPOINTER"} <= secret_refs
+    # a stop drains: preStop while the Service drops the pod, then serve.grace_s for running turns
+    assert container["lifecycle"]["preStop"]["exec"]["command"][-1].startswith("sleep")
+    assert pod["terminationGracePeriodSeconds"] >= 30 + 5 + 10
+    broker = next(v for v in container["env"] if v["name"] == "FACTORY_BROKER")
+    assert broker["valueFrom"]["secretKeyRef"]["optional"] is True
     hpa = yaml.safe_load((context / "k8s" / "hpa.yaml").read_text())
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
 
 
 def test_compose_file_is_valid(context: Path) -> None:
     compose = yaml.safe_load((context / "compose.yaml").read_text())
-    assert set(compose["services"]) == {"agent", "postgres"}
+    assert set(compose["services"]) == {"agent", "lb", "redis", "postgres"}
     agent = compose["services"]["agent"]
     assert agent["environment"]["FACTORY_CHECKPOINTER"].startswith("postgresql://")
+    assert agent["environment"]["FACTORY_BROKER"] == "redis://redis:6379/0"
     assert agent["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert agent["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert agent["deploy"]["replicas"] == 2 and agent["stop_grace_period"] == "40s"
+    haproxy = compose["configs"]["haproxy"]["content"]
+    assert "option httpchk GET /ready" in haproxy and "server-template agent" in haproxy
+    assert "ports" not in agent and compose["services"]["lb"]["ports"] == [f"{p}:{p}" for p in agent["expose"]]
     docker = shutil.which("docker")
     if docker and _run([docker, "compose", "version"], context).returncode == 0:
         env_file = context / ".env"

@@ -50,9 +50,15 @@ defaults
     timeout connect 2s
     timeout client 60s
     timeout server 60s
+    timeout check 3s
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response
+    # a request that reached no turn (no connection, no or a broken answer, a draining replica's 503)
+    # goes to another replica; the request is buffered so that it can be sent again
+    option http-buffer-request
+    retry-on conn-failure empty-response junk-response 503
+    # what the balancer answers itself (no replica up) speaks the factory's error shape
+{errors}
 frontend chat
     bind 127.0.0.1:{port}
     default_backend replicas
@@ -60,16 +66,21 @@ backend replicas
     balance roundrobin
     option httpchk GET /ready
     http-check expect status 200
-    default-server inter 400ms fall 2 rise 2
+    default-server inter 500ms fall 3 rise 1
     http-response set-header X-Replica %s
 {servers}
 """
+
+LB_ERRORS = "\n".join(
+    f"    http-error status {status} content-type application/json string "
+    f"'{{\"code\":\"not_ready\",\"detail\":\"no replica answered ({status}); send it again\",\"retryable\":true}}'"
+    for status in (502, 503, 504))
 
 
 def start_haproxy(binary: str, folder: Path, port: int, replicas: dict[str, int]) -> subprocess.Popen[bytes]:
     servers = "\n".join(f"    server {name} 127.0.0.1:{p} check" for name, p in replicas.items())
     config = folder / "haproxy.cfg"
-    config.write_text(HAPROXY_CFG.format(port=port, servers=servers))
+    config.write_text(HAPROXY_CFG.format(port=port, servers=servers, errors=LB_ERRORS))
     proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
                             stderr=open(folder / "haproxy.log", "wb"))  # noqa: SIM115
     _wait(f"http://127.0.0.1:{port}/health", "haproxy", proc)
@@ -176,7 +187,7 @@ async def conversations(url: str, *, count: int, turns_per_thread: int, seconds:
     is acknowledged."""
     turns: list[Turn] = []
     limits = httpx.Limits(max_connections=count + 8, max_keepalive_connections=count)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), limits=limits) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=5), limits=limits) as client:
         async def user(n: int) -> None:
             thread = 0
             while time.monotonic() - t0 < seconds:

@@ -63,7 +63,7 @@ def start_replica(plan_file: Path, *, checkpointer: str, env: dict[str, str] | N
          "--port", str(port), "--checkpointer", checkpointer, "--log-level", "warning", *args],
         env=full_env, cwd=ROOT, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded CI machine starts a replica slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/ready", timeout=1).status_code == 200:

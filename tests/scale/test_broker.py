@@ -16,6 +16,8 @@ import httpx
 import pytest
 from _replicas import Replica, start_replica
 
+pytestmark = pytest.mark.postgres
+
 ENV = {"FACTORY_SCRIPTED_TOKEN_DELAY_MS": "250"}  # a run takes ~3 s: time to join and cancel it
 
 

@@ -27,8 +27,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from _chaos import (
     Turn,
+    attempt,
     conversations,
     percentile,
     prometheus_total,
@@ -108,6 +110,22 @@ def _figures(turns: list[Turn], faults: Faults) -> dict[str, object]:
     }
 
 
+async def _after_restart(faults: Faults, turns: list[Turn]) -> list[Turn]:
+    """One more turn of a conversation on each restarted replica, straight to it: they serve the
+    threads the others wrote (the turns join the history check)."""
+    import httpx
+
+    more = []
+    last_of = {t.thread_id: t for t in turns}
+    async with httpx.AsyncClient(timeout=60) as client:
+        for name, thread in zip(("r0", "r1"), list(last_of)[:2], strict=True):
+            turn = Turn(thread, f"after restart on {name}", uuid.uuid4().hex)
+            turn.attempts.append(await attempt(client, faults.replicas[name].url, turn, faults.t0))
+            assert turn.acknowledged, (name, turn.attempts)
+            more.append(turn)
+    return more
+
+
 def _check_history(turns: list[Turn], plan: Path, checkpointer: str) -> None:
     by_thread: dict[str, list[Turn]] = {}
     for turn in turns:
@@ -125,6 +143,7 @@ def _check_history(turns: list[Turn], plan: Path, checkpointer: str) -> None:
         assert (counter or 0) == len(acked), f"{thread}: turn counter {counter}, {len(acked)} turns"
 
 
+@pytest.mark.postgres
 def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: Path, tmp_path: Path) -> None:
     haproxy = require("haproxy", "FACTORY_REQUIRE_HAPROXY")
     prometheus = require("prometheus", "FACTORY_REQUIRE_PROMETHEUS")
@@ -146,8 +165,9 @@ def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: 
         turns = asyncio.run(conversations(f"http://127.0.0.1:{lb_port}", count=USERS,
                                           turns_per_thread=TURNS_PER_THREAD, seconds=LOAD_S, run=uuid.uuid4().hex[:8],
                                           t0=faults.t0))
-        faults.join(60)
+        faults.join(120)
         assert faults.problem is None, f"the fault schedule failed: {faults.problem!r}"
+        turns += asyncio.run(_after_restart(faults, turns))
         time.sleep(2.5)  # a last scrape of every replica
         prom_ok = prometheus_total(prom_port, 'factory_turns_total{outcome="ok"}')
     finally:

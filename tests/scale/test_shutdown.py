@@ -23,21 +23,23 @@ import pytest
 from _replicas import ROOT, free_port, start_replica
 
 SLOW = {"FACTORY_SCRIPTED_TOKEN_DELAY_MS": "250"}  # the fallback reply's ~12 tokens take ~3 s
+LONG = " ".join(["and"] * 60)  # the fallback reply repeats the message: ~70 tokens, ~17 s
 
 
 class Stream(threading.Thread):
     """One `/chat/stream` turn read in the background: its status, events, and the first token's moment."""
 
-    def __init__(self, url: str, thread_id: str) -> None:
+    def __init__(self, url: str, thread_id: str, message: str = "hi") -> None:
         super().__init__(daemon=True)
-        self.url, self.thread_id = url, thread_id
+        self.url, self.thread_id, self.message = url, thread_id, message
         self.status = 0
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.first_token = threading.Event()
 
     def run(self) -> None:
-        with httpx.stream("POST", f"{self.url}/chat/stream", json={"message": "hi", "thread_id": self.thread_id},
-                          timeout=60) as answer:
+        with httpx.stream("POST", f"{self.url}/chat/stream", json={"message": self.message,
+                                                                    "thread_id": self.thread_id},
+                          timeout=90) as answer:
             self.status = answer.status_code
             name = ""
             for line in answer.iter_lines():
@@ -75,9 +77,9 @@ def _read_back(plan_file: Path, checkpointer: str, thread_id: str) -> tuple[Any,
 
 def test_sigterm_refuses_new_turns_and_lets_the_running_one_finish(slow_plan: Path, tmp_path: Path) -> None:
     checkpointer = f"sqlite:///{tmp_path / 'threads.sqlite'}"
-    replica = start_replica(_with_grace(slow_plan, 30), checkpointer=checkpointer, env=SLOW)
+    replica = start_replica(_with_grace(slow_plan, 120), checkpointer=checkpointer, env=SLOW)
     try:
-        running = Stream(replica.url, "drain-running")
+        running = Stream(replica.url, "drain-running", LONG)  # still running when the new turn comes
         running.start()
         assert running.first_token.wait(30), "the turn did not start streaming"
         replica.proc.send_signal(signal.SIGTERM)
@@ -89,7 +91,7 @@ def test_sigterm_refuses_new_turns_and_lets_the_running_one_finish(slow_plan: Pa
         refused = httpx.post(f"{replica.url}/chat/stream", json={"message": "hi", "thread_id": "drain-new"}, timeout=10)
         assert refused.status_code == 503, refused.text
         assert refused.json()["code"] == "not_ready" and refused.json()["retryable"] is True
-        running.join(30)
+        running.join(60)
         assert running.status == 200 and running.names[-1] == "end", running.names
         assert replica.proc.wait(30) == 0
     finally:
@@ -107,7 +109,7 @@ def test_a_turn_longer_than_the_grace_period_is_stopped_cleanly_and_its_thread_r
         first.start()
         first.join(60)
         assert first.names[-1] == "end"
-        second = Stream(replica.url, "drain-cut")
+        second = Stream(replica.url, "drain-cut", LONG)
         second.start()
         assert second.first_token.wait(30)
         replica.proc.send_signal(signal.SIGTERM)
@@ -251,3 +253,48 @@ def test_factory_serve_checks_the_broker_too(tmp_path: Path) -> None:
 def test_a_bad_workers_variable_is_a_usage_error(slow_plan: Path, value: str) -> None:
     done = _entrypoint(slow_plan, "--checkpointer", "memory", env={"FACTORY_WORKERS": value})
     assert done.returncode == 2 and "FACTORY_WORKERS" in done.stderr, done.stderr
+
+
+def test_factory_serve_with_workers_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    from _replicas import SLOW_SPEC
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "factory", "serve", str(spec), "--port", str(port), "--workers", "2",
+         "--checkpointer", f"sqlite:///{tmp_path / 'threads.sqlite'}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "factory serve --workers 2 did not start"
+            time.sleep(0.2)
+        assert len(_children(proc.pid)) >= 2  # the workers (and perhaps multiprocessing's resource tracker)
+        turn = Stream(url, "serve-workers")
+        turn.run()
+        assert turn.names[-1] == "end"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert "2 workers" in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_factory_serve_refuses_workers_on_the_memory_checkpointer(tmp_path: Path) -> None:
+    from _replicas import SLOW_SPEC
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    done = subprocess.run(
+        [sys.executable, "-m", "factory", "serve", str(spec), "--port", "0", "--workers", "2", "--checkpointer",
+         "memory"], env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "cannot share the `memory` checkpointer" in done.stderr, done.stderr
