@@ -28,7 +28,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from graphs.runs import ACTIVE, TAIL, RunRecord, RunStatus, StreamItem
+from graphs.runs import ACTIVE, TAIL, CancelHooks, RunRecord, RunStatus, StreamItem
 
 __all__ = ["HEARTBEAT_S", "RedisRunStore", "RedisRunStream"]
 
@@ -115,7 +115,7 @@ class RedisRunStream:
     def __init__(self, redis: Any, *, prefix: str, block_ms: int = 1000) -> None:
         self.redis, self.prefix, self.block_ms = redis, prefix, block_ms
         self._keep: dict[str, float] = {}
-        self._cancels: dict[str, list[Callable[[], object]]] = {}
+        self._cancels = CancelHooks()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _key(self, run_id: str) -> str:
@@ -152,8 +152,7 @@ class RedisRunStream:
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None:
-                    for callback in list(self._cancels.get(message["data"].decode(), ())):
-                        callback()
+                    self._cancels.fire(message["data"].decode())
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
@@ -213,13 +212,4 @@ class RedisRunStream:
         await self.redis.publish(f"{self.prefix}cancel", run_id.encode())
 
     def on_cancel(self, run_id: str, callback: Callable[[], object]) -> Callable[[], None]:
-        self._cancels.setdefault(run_id, []).append(callback)
-
-        def unsubscribe() -> None:
-            callbacks = self._cancels.get(run_id, [])
-            if callback in callbacks:
-                callbacks.remove(callback)
-            if not callbacks:
-                self._cancels.pop(run_id, None)
-
-        return unsubscribe
+        return self._cancels.add(run_id, callback)

@@ -33,6 +33,7 @@ from graphs.events import EndEvent, ErrorEvent, Event
 
 __all__ = [
     "ACTIVE",
+    "CancelHooks",
     "TAIL",
     "Encode",
     "LocalRunStore",
@@ -204,12 +205,36 @@ class _Log:
         self.keep_s = keep_s
 
 
+class CancelHooks:
+    """This process's callbacks that cancel a run's task, by run id (every `RunStream` keeps one)."""
+
+    def __init__(self) -> None:
+        self._by_run: dict[str, list[Callable[[], object]]] = {}
+
+    def add(self, run_id: str, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call `callback` when the run is cancelled here; the answer removes it again."""
+        self._by_run.setdefault(run_id, []).append(callback)
+
+        def remove() -> None:
+            callbacks = self._by_run.get(run_id, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self._by_run.pop(run_id, None)
+
+        return remove
+
+    def fire(self, run_id: str) -> None:
+        for callback in list(self._by_run.get(run_id, ())):
+            callback()
+
+
 class LocalRunStream:
     """Frames in this process; ids are the frame's position (`"0"`, `"1"`, ...; `"-1"` is before the first)."""
 
     def __init__(self) -> None:
         self._logs: dict[str, _Log] = {}
-        self._cancels: dict[str, list[Callable[[], object]]] = {}
+        self._cancels = CancelHooks()
 
     async def open(self, run_id: str, *, keep_s: float) -> None:
         self._logs[run_id] = _Log(keep_s)
@@ -246,20 +271,10 @@ class LocalRunStream:
         return _follow(log, index)
 
     async def request_cancel(self, run_id: str) -> None:
-        for callback in list(self._cancels.get(run_id, ())):
-            callback()
+        self._cancels.fire(run_id)
 
     def on_cancel(self, run_id: str, callback: Callable[[], object]) -> Callable[[], None]:
-        self._cancels.setdefault(run_id, []).append(callback)
-
-        def unsubscribe() -> None:
-            callbacks = self._cancels.get(run_id, [])
-            if callback in callbacks:
-                callbacks.remove(callback)
-            if not callbacks:
-                self._cancels.pop(run_id, None)
-
-        return unsubscribe
+        return self._cancels.add(run_id, callback)
 
 
 def _position(after: str | None) -> int | None:
