@@ -29,7 +29,7 @@ from graphs.plan import (
     ToolPlan,
 )
 
-__all__ = ["compile_plan"]
+__all__ = ["compile_plan", "mcp_server_plan"]
 
 
 def _model_alias(spec: m.Spec, alias: str | None) -> str:
@@ -85,7 +85,8 @@ def _form(tool: m.Tool) -> ToolForm:
     return "returns"
 
 
-def _mcp_server(server: m.McpServer) -> McpServerPlan:
+def mcp_server_plan(server: m.McpServer) -> McpServerPlan:
+    """One `mcp_servers` entry as the plan (and `factory validate --online`) use it."""
     plan: McpServerPlan = {"tools": None if server.tools is None else list(server.tools)}
     if server.command is not None:
         plan["command"], plan["args"], plan["env"] = server.command, list(server.args), list(server.env)
@@ -140,5 +141,5 @@ def compile_plan(loaded: LoadedSpec) -> Plan:
         "python_path": ["."],
     }
     if spec.mcp_servers:
-        plan["mcp_servers"] = {name: _mcp_server(server) for name, server in spec.mcp_servers.items()}
+        plan["mcp_servers"] = {name: mcp_server_plan(server) for name, server in spec.mcp_servers.items()}
     return plan

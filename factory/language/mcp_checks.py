@@ -45,13 +45,9 @@ def _with_children(loaded: LoadedSpec) -> list[LoadedSpec]:
 
 
 def _server_plan(loaded: LoadedSpec, name: str) -> McpServerPlan:
-    server = loaded.spec.mcp_servers[name]
-    plan: McpServerPlan = {"tools": None if server.tools is None else list(server.tools)}
-    if server.command is not None:
-        plan["command"], plan["args"], plan["env"] = server.command, list(server.args), list(server.env)
-    if server.url is not None:
-        plan["url"], plan["headers"] = server.url, dict(server.headers)
-    return plan
+    from factory.compiler import mcp_server_plan  # the compiler reads the language: import it late
+
+    return mcp_server_plan(loaded.spec.mcp_servers[name])
 
 
 async def _check(loaded: LoadedSpec, report: OnlineReport) -> None:

@@ -119,9 +119,10 @@ def test_the_local_model_plays_a_simulated_user(factory: CliRunner, tmp_path: Pa
     assert "Traceback" not in done.stderr
     results = [result for spec_report in json.loads(report.read_text())["reports"] for result in spec_report["results"]]
     assert len(results) == 1, [r["name"] for r in results]
-    played = results[0]["simulation"]
+    attempt = results[0]["attempts"][0]
+    played = attempt["simulation"]
     assert played["user"] != "scripted" and played["turns"] >= 1, played
-    users = [m["content"] for m in results[0]["transcript"] if m["role"] == "user"]
+    users = [m["content"] for m in attempt["transcript"] if m["role"] == "user"]
     assert users and all(text.strip() for text in users), users
-    print(f"simulated lead on the local model: passed={results[0]['passed']}, {played['turns']} user turn(s), "
+    print(f"simulated lead on the local model: passed={attempt['passed']}, {played['turns']} user turn(s), "
           f"stopped: {played['stopped']}; first line: {users[0][:80]!r}")
