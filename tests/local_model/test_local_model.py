@@ -122,7 +122,7 @@ def test_the_local_model_plays_a_simulated_user(factory: CliRunner, tmp_path: Pa
     attempt = results[0]["attempts"][0]
     played = attempt["simulation"]
     assert played["user"] != "scripted" and played["turns"] >= 1, played
-    users = [m["content"] for m in attempt["transcript"] if m["role"] == "user"]
+    users = [m["text"] for m in attempt["transcript"] if m["role"] == "user"]
     assert users and all(text.strip() for text in users), users
     print(f"simulated lead on the local model: passed={attempt['passed']}, {played['turns']} user turn(s), "
           f"stopped: {played['stopped']}; first line: {users[0][:80]!r}")
