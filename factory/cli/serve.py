@@ -93,7 +93,8 @@ def serve(
                           "else the spec's serve.workers)."),
     ] = None,
 ) -> None:
-    """Serve SPEC over HTTP: LangServe routes and playground, /chat/stream, /ws/chat, /v1/chat/completions."""
+    """Serve SPEC over HTTP: the Agent Server API, LangServe routes and playground, /chat/stream, /ws/chat,
+    /v1/chat/completions, /mcp, /a2a and /metrics; SIGTERM drains running turns."""
     from graphs.server import AuthConfigError
     from graphs.server.preflight import url_of
 
