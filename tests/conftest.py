@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_parts import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_BASE = "factory-base:bookworm"
@@ -20,9 +21,7 @@ def _require() -> bool:
 
 
 def _unavailable(reason: str) -> None:
-    if _require():
-        pytest.fail(f"FACTORY_REQUIRE_DOCKER=1 but {reason}")
-    pytest.skip(reason)
+    unavailable("FACTORY_REQUIRE_DOCKER", reason)
 
 
 def _get_engine() -> None:

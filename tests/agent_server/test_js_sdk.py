@@ -5,7 +5,6 @@ unless FACTORY_REQUIRE_NODE=1."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from _serve import Served
+from real_parts import unavailable
 
 from factory.mockllm import MockLLMServer
 
@@ -21,9 +21,7 @@ WORDS = " ".join(f"w{i}" for i in range(24))
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("FACTORY_REQUIRE_NODE") == "1":
-        pytest.fail(f"FACTORY_REQUIRE_NODE=1 but {reason}")
-    pytest.skip(reason)
+    unavailable("FACTORY_REQUIRE_NODE", reason)
 
 
 @pytest.fixture(scope="module")

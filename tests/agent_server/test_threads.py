@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_parts import postgres_or_skip
 
 from graphs.threads import ThreadStore, metadata_contains, open_thread_store
 
@@ -19,16 +20,7 @@ PG_URL = os.environ.get("FACTORY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:
 
 
 def _postgres() -> str:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as exc:
-        if os.environ.get("FACTORY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_POSTGRES=1 but {PG_URL} is unreachable: {exc}")
-        pytest.skip(f"Postgres unreachable at {PG_URL}: {exc}")
-    return PG_URL
+    return postgres_or_skip(PG_URL)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

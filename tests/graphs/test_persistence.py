@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from _graph_support import plan_of, run_turns, write_spec
+from real_parts import postgres_or_skip
 
 FACTORY = Path(sys.executable).parent / "factory"
 POSTGRES_URL = os.environ.get("FACTORY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -89,23 +90,9 @@ def test_memory_checkpointer_keeps_a_thread_only_while_open(tmp_path: Path) -> N
     assert again[0].state == {"turns": 1, "notes": ["more"], "name": None}  # a new saver: a new thread
 
 
-def _postgres_reachable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
-            return None
-    except Exception as exc:  # any failure to connect means "not here"
-        return f"{type(exc).__name__}: {exc}"
-
-
 @pytest.mark.postgres
 def test_postgres_thread_survives_reopening(tmp_path: Path) -> None:
-    problem = _postgres_reachable()
-    if problem is not None:
-        if os.environ.get("FACTORY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"Postgres at {POSTGRES_URL} is required (FACTORY_REQUIRE_POSTGRES=1): {problem}")
-        pytest.skip(f"Postgres at {POSTGRES_URL} is unreachable: {problem}")
+    postgres_or_skip(POSTGRES_URL)
     spec = write_spec(tmp_path, SPEC)
     first, again = asyncio.run(_two_agents(plan_of(spec), tmp_path, POSTGRES_URL))
     assert first[1].state == {"turns": 1, "notes": ["hello"], "name": "Kim"}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from local_model_support import ROOT, CliRunner
+from real_parts import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +24,7 @@ def local_server() -> object:
     missing = missing_dependencies()
     if missing:
         reason = f"the local model needs {', '.join(missing)} ({INSTALL_HINT})"
-        if os.environ.get("FACTORY_REQUIRE_LOCAL_MODEL") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_LOCAL_MODEL=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("FACTORY_REQUIRE_LOCAL_MODEL", reason)
     return ensure_local_server()
 
 

@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from real_parts import unavailable
 
 
 def require(tool: str, variable: str) -> str:
     """The tool's path; skip without it, unless `variable=1` (then fail)."""
     found = shutil.which(tool) or (f"/usr/sbin/{tool}" if os.path.exists(f"/usr/sbin/{tool}") else None)
     if found is None:
-        if os.environ.get(variable) == "1":
-            pytest.fail(f"{variable}=1 but `{tool}` is not installed (apt-get install -y {tool})")
-        pytest.skip(f"`{tool}` is not installed (apt-get install -y {tool}; scripts/setup-machine.sh does it)")
+        unavailable(variable,
+                    f"`{tool}` is not installed (apt-get install -y {tool}; scripts/setup-machine.sh does it)")
     return found
 
 

@@ -12,27 +12,12 @@ from pathlib import Path
 
 import pytest
 from _replicas import PG_URL, SLOW_SPEC, Replica, start_replica
-
-
-def _postgres_problem() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as exc:
-        return str(exc)
-    return None
+from real_parts import postgres_or_skip, unavailable
 
 
 @pytest.fixture(scope="session")
 def postgres() -> str:
-    problem = _postgres_problem()
-    if problem:
-        if os.environ.get("FACTORY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_POSTGRES=1 but {PG_URL} is unreachable: {problem}")
-        pytest.skip(f"Postgres unreachable at {PG_URL}: {problem}")
-    return PG_URL
+    return postgres_or_skip(PG_URL)
 
 
 @pytest.fixture
@@ -72,7 +57,5 @@ def redis_url() -> str:
 
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as exc:
-        if os.environ.get("FACTORY_REQUIRE_REDIS") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_REDIS=1 but {REDIS_URL} does not answer: {exc}")
-        pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
+        unavailable("FACTORY_REQUIRE_REDIS", f"Redis does not answer at {REDIS_URL}: {exc}")
     return REDIS_URL

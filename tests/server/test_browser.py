@@ -5,7 +5,6 @@ Skipped when Chromium is missing, unless FACTORY_REQUIRE_BROWSER=1. Screenshots 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from _server_support import ROOT, LiveServer
+from real_parts import unavailable
 
 from factory.mockllm import MockLLMServer
 
@@ -33,9 +33,7 @@ REPLY = "Hello from the mock model, nice to meet you."
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        if os.environ.get("FACTORY_REQUIRE_BROWSER") == "1":
-            pytest.fail("FACTORY_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (apt-get install -y chromium)")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+        unavailable("FACTORY_REQUIRE_BROWSER", f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

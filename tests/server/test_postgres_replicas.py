@@ -18,31 +18,16 @@ import httpx
 import pytest
 from _server_support import ROOT, echo_plan, free_socket
 from httpx_sse import connect_sse
+from real_parts import postgres_or_skip
 
 from factory.mockllm import MockLLMServer
 
 PG_URL = os.environ.get("FACTORY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
 
 
-def _reachable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as exc:
-        return str(exc)
-    return None
-
-
 @pytest.fixture(scope="module")
 def postgres() -> str:
-    problem = _reachable()
-    if problem:
-        if os.environ.get("FACTORY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_POSTGRES=1 but {PG_URL} is unreachable: {problem}")
-        pytest.skip(f"Postgres unreachable at {PG_URL}: {problem}")
-    return PG_URL
+    return postgres_or_skip(PG_URL)
 
 
 def _start(plan_file: Path, base: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
