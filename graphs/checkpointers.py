@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graphs.plan import SERVE_DEFAULTS
-from graphs.serde import CachingSerializer
 
 __all__ = [
     "CHECKPOINTER_ENV",
@@ -86,13 +85,19 @@ def choose_checkpointer_url(*, flag: str | None, spec: str | None, agent: str, d
 
 @asynccontextmanager
 async def open_checkpointer(url: str, *, base_dir: str | Path = ".") -> AsyncIterator[Any]:
-    """Open the saver for `url` for the lifetime of the block; relative SQLite paths sit in `base_dir`."""
+    """Open the saver for `url` for the lifetime of the block; relative SQLite paths sit in `base_dir`.
+
+    LangGraph's saver, wrapped so that a thread's messages are stored once each
+    (`graphs.message_log`): a turn's write does not grow with the thread's history.
+    """
+    from graphs.message_log import MessageLogSaver
+    from graphs.message_stores import MemoryMessageStore, PostgresMessageStore, SqliteMessageStore
+
     parsed = parse_checkpointer_url(url)
-    serde = CachingSerializer()  # a thread's read and write cost stays flat as its history grows
     if parsed.kind == "memory":
         from langgraph.checkpoint.memory import InMemorySaver
 
-        yield InMemorySaver(serde=serde)
+        yield MessageLogSaver(InMemorySaver(), MemoryMessageStore())
     elif parsed.kind == "sqlite":
         import aiosqlite
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -102,12 +107,13 @@ async def open_checkpointer(url: str, *, base_dir: str | Path = ".") -> AsyncIte
             file = Path(base_dir) / file
         file.parent.mkdir(parents=True, exist_ok=True)
         async with aiosqlite.connect(str(file)) as conn:
-            saver = AsyncSqliteSaver(conn, serde=serde)
+            saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            yield saver
+            async with SqliteMessageStore.open(file) as store:
+                yield MessageLogSaver(saver, store)
     else:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with AsyncPostgresSaver.from_conn_string(url, serde=serde) as postgres:
+        async with AsyncPostgresSaver.from_conn_string(url) as postgres, PostgresMessageStore.open(url) as store:
             await postgres.setup()
-            yield postgres
+            yield MessageLogSaver(postgres, store)

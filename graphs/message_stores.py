@@ -1,0 +1,158 @@
+"""Where `graphs.message_log` keeps each thread's messages: one store per checkpointer kind.
+
+A row is (thread id, checkpoint namespace, sequence number, serializer type, bytes). `append` gives
+the new rows the numbers after the thread's last (or `first_if_empty` for a thread with none) in one
+atomic step, so two processes appending to one thread never take the same numbers.
+
+- `memory`: a dict, gone with the process like the memory checkpointer;
+- `sqlite:///file`: a table in that file, appended in a `BEGIN IMMEDIATE` transaction;
+- `postgres://...`: a table every replica shares, appended under a transaction-level advisory lock
+  on the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = [
+    "TABLE",
+    "MemoryMessageStore",
+    "MessageStore",
+    "PostgresMessageStore",
+    "SqliteMessageStore",
+]
+
+TABLE = "factory_messages"
+Blob = tuple[str, bytes]
+
+
+class MessageStore(Protocol):
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+        """Store `blobs` under consecutive numbers; returns the first."""
+        ...
+
+    async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
+        """The rows numbered `start <= seq < end` that exist."""
+        ...
+
+    async def delete_thread(self, thread_id: str) -> None: ...
+
+
+class MemoryMessageStore:
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], dict[int, Blob]] = {}
+
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+        rows = self._rows.setdefault((thread_id, ns), {})
+        first = max(rows) + 1 if rows else first_if_empty
+        rows.update(zip(range(first, first + len(blobs)), blobs, strict=True))
+        return first
+
+    async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
+        rows = self._rows.get((thread_id, ns), {})
+        return [(seq, rows[seq]) for seq in range(start, end) if seq in rows]
+
+    async def delete_thread(self, thread_id: str) -> None:
+        for key in [key for key in self._rows if key[0] == thread_id]:
+            del self._rows[key]
+
+
+_COLUMNS = "thread_id TEXT NOT NULL, checkpoint_ns TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL"
+_KEY = "PRIMARY KEY (thread_id, checkpoint_ns, seq)"
+_MAX = f"SELECT max(seq) FROM {TABLE} WHERE thread_id = ? AND checkpoint_ns = ?"
+_READ = f"SELECT seq, kind, blob FROM {TABLE} WHERE thread_id = ? AND checkpoint_ns = ? AND seq >= ? AND seq < ?"
+
+
+class SqliteMessageStore:
+    """Rows in the checkpointer's SQLite file, on a connection of their own."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()  # one transaction at a time on this connection
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, file: Path) -> AsyncIterator[SqliteMessageStore]:
+        import aiosqlite
+
+        file.parent.mkdir(parents=True, exist_ok=True)
+        async with aiosqlite.connect(str(file), isolation_level=None) as conn:
+            await conn.execute("PRAGMA busy_timeout = 10000")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BLOB NOT NULL, {_KEY})")
+            yield cls(conn)
+
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")  # other processes wait: nobody takes our numbers
+            try:
+                async with self._conn.execute(_MAX, (thread_id, ns)) as cursor:
+                    (last,) = await cursor.fetchone()
+                first = first_if_empty if last is None else last + 1
+                await self._conn.executemany(
+                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [(thread_id, ns, first + i, kind, raw) for i, (kind, raw) in enumerate(blobs)])
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+        return int(first)
+
+    async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
+        async with self._lock, self._conn.execute(_READ, (thread_id, ns, start, end)) as cursor:
+            return [(seq, (kind, bytes(raw))) for seq, kind, raw in await cursor.fetchall()]
+
+    async def delete_thread(self, thread_id: str) -> None:
+        async with self._lock:
+            await self._conn.execute(f"DELETE FROM {TABLE} WHERE thread_id = ?", (thread_id,))
+
+
+class PostgresMessageStore:
+    """Rows in a table every replica shares, on a connection of their own."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()  # one transaction at a time on this connection
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str) -> AsyncIterator[PostgresMessageStore]:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            async with conn.transaction():
+                # replicas starting together: one creates the table, the others wait for it
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+                await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BYTEA NOT NULL, {_KEY})")
+            yield cls(conn)
+
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+        sql = (
+            f"INSERT INTO {TABLE} SELECT %(thread)s, %(ns)s, base.first + row.n - 1, row.kind, row.blob "
+            "FROM unnest(%(kinds)s::text[], %(blobs)s::bytea[]) WITH ORDINALITY AS row(kind, blob, n), "
+            f"(SELECT coalesce(max(seq) + 1, %(empty)s) AS first FROM {TABLE} "
+            " WHERE thread_id = %(thread)s AND checkpoint_ns = %(ns)s) AS base RETURNING seq"
+        )
+        args = {"thread": thread_id, "ns": ns, "empty": first_if_empty,
+                "kinds": [kind for kind, _ in blobs], "blobs": [raw for _, raw in blobs]}
+        async with self._lock, self._conn.transaction():
+            # the thread's appends, on every replica, one after another (the two-key advisory locks
+            # are a key space apart from the thread locks' one-key ones: `graphs.locks`)
+            await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                                     (TABLE, f"{thread_id}/{ns}"))
+            cursor = await self._conn.execute(sql, args)
+            return int(min(row[0] for row in await cursor.fetchall()))
+
+    async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
+        async with self._lock:
+            cursor = await self._conn.execute(_READ.replace("?", "%s"), (thread_id, ns, start, end))
+            return [(seq, (kind, bytes(raw))) for seq, kind, raw in await cursor.fetchall()]
+
+    async def delete_thread(self, thread_id: str) -> None:
+        async with self._lock:
+            await self._conn.execute(f"DELETE FROM {TABLE} WHERE thread_id = %s", (thread_id,))
