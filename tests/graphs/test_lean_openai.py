@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -68,3 +69,25 @@ def test_structured_output_takes_chat_openai_own_path() -> None:
         body = server.requests[0].body
     assert verdict == Verdict(passed=True)
     assert body["response_format"]["type"] == "json_schema"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "o3-mini"])
+def test_request_bodies_are_chat_openai_own_and_converted_once_per_message(model: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+    from langchain_openai import ChatOpenAI
+
+    from graphs.models import openai_chat
+
+    history = [SystemMessage("Be brief."), HumanMessage("hi", id="h1"), AIMessage("", tool_calls=[
+        {"name": "lookup", "args": {"q": "a"}, "id": "c1"}]), ToolMessage("found", tool_call_id="c1"), AIMessage("ok")]
+    lean, plain = LeanChatOpenAI(model=model, api_key="k"), ChatOpenAI(model=model, api_key="k")
+    assert lean._get_request_payload(history, stop=["\n"], stream=True) == plain._get_request_payload(
+        history, stop=["\n"], stream=True)
+    converted: list[Any] = []
+    real = openai_chat._convert_message_to_dict
+    monkeypatch.setattr(openai_chat, "_convert_message_to_dict", lambda m: converted.append(m) or real(m))
+    again = lean._get_request_payload([*history, HumanMessage("more")], stream=True)
+    assert [m.text for m in converted] == ["more"]  # the rest came from the per-message cache
+    assert again["messages"][-1] == {"role": "user", "content": "more"}
+    assert again["messages"][0]["role"] == ("developer" if model.startswith("o") else "system")
