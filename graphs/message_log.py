@@ -149,8 +149,7 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
         new = [message for message, seq in zip(rest, seqs, strict=True) if seq is None]
         if new:
             blobs = [self.serde.dumps_typed(message) for message in new]
-            first = await self.store.append(thread_id, ns, blobs, first_if_empty=secrets.randbits(40) << 20)
-            fresh = iter(range(first, first + len(new)))
+            fresh = iter(await self.store.append(thread_id, ns, blobs, first_if_empty=secrets.randbits(40) << 20))
             for index, seq in enumerate(seqs):
                 if seq is None:
                     seqs[index] = seq = next(fresh)

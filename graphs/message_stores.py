@@ -5,7 +5,7 @@ the new rows the numbers after the thread's last (or `first_if_empty` for a thre
 atomic step, so two processes appending to one thread never take the same numbers.
 
 - `memory`: a dict, gone with the process like the memory checkpointer;
-- `sqlite:///file`: a table in that file, appended in a `BEGIN IMMEDIATE` transaction;
+- `sqlite:///file`: a table in that file, appended in one statement;
 - `postgres://...`: a table every replica shares, appended under a transaction-level advisory lock
   on the thread.
 """
@@ -31,8 +31,9 @@ Blob = tuple[str, bytes]
 
 
 class MessageStore(Protocol):
-    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
-        """Store `blobs` under consecutive numbers; returns the first."""
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:
+        """Store `blobs` after the thread's last number (from `first_if_empty` on a thread with none);
+        returns their numbers, in order."""
         ...
 
     async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
@@ -46,11 +47,11 @@ class MemoryMessageStore:
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str], dict[int, Blob]] = {}
 
-    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:
         rows = self._rows.setdefault((thread_id, ns), {})
         first = max(rows) + 1 if rows else first_if_empty
         rows.update(zip(range(first, first + len(blobs)), blobs, strict=True))
-        return first
+        return list(range(first, first + len(blobs)))
 
     async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
         rows = self._rows.get((thread_id, ns), {})
@@ -63,7 +64,7 @@ class MemoryMessageStore:
 
 _COLUMNS = "thread_id TEXT NOT NULL, checkpoint_ns TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL"
 _KEY = "PRIMARY KEY (thread_id, checkpoint_ns, seq)"
-_MAX = f"SELECT max(seq) FROM {TABLE} WHERE thread_id = ? AND checkpoint_ns = ?"
+_BATCH = 500  # rows per INSERT (three variables each: SQLite allows 32,766)
 _READ = f"SELECT seq, kind, blob FROM {TABLE} WHERE thread_id = ? AND checkpoint_ns = ? AND seq >= ? AND seq < ?"
 
 
@@ -87,21 +88,23 @@ class SqliteMessageStore:
             await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BLOB NOT NULL, {_KEY})")
             yield cls(conn)
 
-    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")  # other processes wait: nobody takes our numbers
-            try:
-                async with self._conn.execute(_MAX, (thread_id, ns)) as cursor:
-                    (last,) = await cursor.fetchone()
-                first = first_if_empty if last is None else last + 1
-                await self._conn.executemany(
-                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?)",
-                    [(thread_id, ns, first + i, kind, raw) for i, (kind, raw) in enumerate(blobs)])
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-        return int(first)
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:
+        # One statement per batch, so one round trip to the connection's thread: SQLite takes the
+        # write lock before the statement reads the thread's last number, so no process can take it.
+        seqs: list[int] = []
+        for start in range(0, len(blobs), _BATCH):
+            batch = blobs[start:start + _BATCH]
+            sql = (f"INSERT INTO {TABLE} SELECT ?, ?, base.first + row.column1, row.column2, row.column3 "
+                   f"FROM (VALUES {', '.join(['(?, ?, ?)'] * len(batch))}) AS row, "
+                   f"(SELECT coalesce(max(seq) + 1, ?) AS first FROM {TABLE} "
+                   "WHERE thread_id = ? AND checkpoint_ns = ?) AS base RETURNING seq")
+            args: list[Any] = [thread_id, ns]
+            for index, (kind, raw) in enumerate(batch):
+                args += [index, kind, raw]
+            args += [first_if_empty, thread_id, ns]
+            async with self._lock:
+                seqs += sorted(seq for (seq,) in await self._conn.execute_fetchall(sql, args))
+        return seqs
 
     async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
         async with self._lock, self._conn.execute(_READ, (thread_id, ns, start, end)) as cursor:
@@ -131,7 +134,7 @@ class PostgresMessageStore:
                 await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BYTEA NOT NULL, {_KEY})")
             yield cls(conn)
 
-    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> int:
+    async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:
         sql = (
             f"INSERT INTO {TABLE} SELECT %(thread)s, %(ns)s, base.first + row.n - 1, row.kind, row.blob "
             "FROM unnest(%(kinds)s::text[], %(blobs)s::bytea[]) WITH ORDINALITY AS row(kind, blob, n), "
@@ -146,7 +149,7 @@ class PostgresMessageStore:
             await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
                                      (TABLE, f"{thread_id}/{ns}"))
             cursor = await self._conn.execute(sql, args)
-            return int(min(row[0] for row in await cursor.fetchall()))
+            return sorted(row[0] for row in await cursor.fetchall())
 
     async def read(self, thread_id: str, ns: str, start: int, end: int) -> list[tuple[int, Blob]]:
         async with self._lock:

@@ -22,7 +22,7 @@ from typing_extensions import TypedDict
 
 from graphs.checkpointers import open_checkpointer
 from graphs.message_log import LOG_KEY, MessageLogSaver, spans_of
-from graphs.message_stores import PostgresMessageStore
+from graphs.message_stores import PostgresMessageStore, SqliteMessageStore
 
 POSTGRES_URL = os.environ.get("FACTORY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 
@@ -191,23 +191,39 @@ def test_a_checkpoint_of_the_old_layout_is_read_and_continued(tmp_path: Path) ->
     asyncio.run(main())
 
 
-@pytest.mark.postgres
-def test_replicas_appending_to_one_thread_never_share_a_number() -> None:
-    postgres_or_skip(POSTGRES_URL)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_processes_appending_to_one_thread_never_share_a_number(kind: str, tmp_path: Path) -> None:
+    url = _url(kind, tmp_path)
 
     async def main() -> None:
         thread = f"race-{uuid.uuid4().hex}"
         async with AsyncExitStack() as stack:
-            stores = [await stack.enter_async_context(PostgresMessageStore.open(POSTGRES_URL)) for _ in range(2)]
+            if kind == "sqlite":
+                file = tmp_path / "threads.sqlite"
+                stores: list[Any] = [await stack.enter_async_context(SqliteMessageStore.open(file)) for _ in range(2)]
+            else:
+                stores = [await stack.enter_async_context(PostgresMessageStore.open(url)) for _ in range(2)]
 
-            async def appends(store: PostgresMessageStore, tag: str) -> list[int]:
+            async def appends(store: Any, tag: str) -> list[list[int]]:
                 blobs = [("raw", f"{tag}{i}".encode()) for i in range(3)]
                 return [await store.append(thread, "", blobs, first_if_empty=100) for _ in range(20)]
 
-            firsts = await asyncio.gather(*(appends(store, tag) for store, tag in zip(stores, "ab", strict=True)))
+            runs = await asyncio.gather(*(appends(store, tag) for store, tag in zip(stores, "ab", strict=True)))
             rows = await stores[0].read(thread, "", 0, 1 << 40)
             assert len(rows) == 120 == len({seq for seq, _ in rows})
-            assert sorted(f for run in firsts for f in run) == list(range(100, 220, 3))
+            assert sorted(seq for run in runs for seqs in run for seq in seqs) == list(range(100, 220))
+            assert all(seqs == list(range(seqs[0], seqs[0] + 3)) for run in runs for seqs in run)
             await stores[0].delete_thread(thread)
+
+    asyncio.run(main())
+
+
+def test_a_large_batch_is_appended_in_order(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SqliteMessageStore.open(tmp_path / "big.sqlite") as store:
+            blobs = [("raw", str(i).encode()) for i in range(1234)]
+            seqs = await store.append("big", "", blobs, first_if_empty=7)
+            assert seqs == list(range(7, 7 + 1234))
+            assert [raw for _, (_, raw) in await store.read("big", "", 0, 10_000)] == [raw for _, raw in blobs]
 
     asyncio.run(main())
