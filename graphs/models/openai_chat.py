@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeGuard
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
@@ -39,14 +39,18 @@ _WIRE: dict[int, tuple[weakref.ref[BaseMessage], dict[str, Any]]] = {}  # id(mes
 
 
 def _wire_dict(message: BaseMessage) -> dict[str, Any]:
-    """LangChain's chat-completions dict of `message` (a copy: callers may change roles)."""
+    """LangChain's chat-completions dict of `message`, shared: change a copy, never this."""
     key = id(message)
     entry = _WIRE.get(key)
     if entry is None or entry[0]() is not message:
         converted = _convert_from_v1_to_chat_completions(message) if isinstance(message, AIMessage) else message
         entry = (weakref.ref(message, lambda _: _WIRE.pop(key, None)), _convert_message_to_dict(converted))
         _WIRE[key] = entry
-    return dict(entry[1])
+    return entry[1]
+
+
+def _all_messages(value: Any) -> TypeGuard[list[BaseMessage]]:
+    return type(value) is list and all(isinstance(item, BaseMessage) for item in value)
 
 
 class LeanChatOpenAI(ChatOpenAI):
@@ -57,11 +61,11 @@ class LeanChatOpenAI(ChatOpenAI):
         payload: dict[str, Any] = super()._get_request_payload([], stop=stop, **kwargs)
         if "messages" not in payload:  # the Responses API: its own conversion
             return super()._get_request_payload(input_, stop=stop, **kwargs)
-        payload["messages"] = [_wire_dict(message) for message in self._convert_input(input_).to_messages()]
+        messages = input_ if _all_messages(input_) else self._convert_input(input_).to_messages()
+        wire = [_wire_dict(message) for message in messages]
         if self.model_name and re.match(r"^o\d", self.model_name):  # as ChatOpenAI does for o-series models
-            for message in payload["messages"]:
-                if message["role"] == "system":
-                    message["role"] = "developer"
+            wire = [{**item, "role": "developer"} if item["role"] == "system" else item for item in wire]
+        payload["messages"] = wire
         return payload
 
     def _lean_payload(self, messages: list[BaseMessage], stop: list[str] | None, stream_usage: bool | None,
