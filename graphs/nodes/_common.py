@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,20 @@ def prompt_messages(ctx: NodeContext, node: LLMNodePlan, state: dict[str, Any]) 
     return [SystemMessage(system), *seen]
 
 
+async def _let_readers_run() -> None:
+    """Give the event loop to the tasks between this node and the client (LangGraph's stream, the
+    turn's pump, the route writing the response: five hand-overs), so that the first token goes out
+    before the node reads the rest of a burst. A model that sends its whole answer in one packet
+    otherwise delays the first token by the time it takes to process all the others (7.9 ms for 50
+    tokens in `benchmarks/bench_streaming.py`). Only after the first token: yielding after every
+    token costs ~5 ms of CPU per turn in hand-overs that batching avoids."""
+    for _ in range(_HAND_OVERS):
+        await asyncio.sleep(0)
+
+
+_HAND_OVERS = 6
+
+
 async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -> AIMessage:
     """Stream a model call, emitting each text piece as a `token` event; return the whole message.
 
@@ -103,6 +118,8 @@ async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -
         if piece:
             emit(TokenEvent(text=piece, node=node_id, message_id=message_id))
             pieces.append(piece)
+            if len(pieces) == 1:
+                await _let_readers_run()
         if chunk.tool_call_chunks or chunk.usage_metadata:
             bare = chunk.model_copy(update={"content": ""})
             structured = bare if structured is None else structured + bare
