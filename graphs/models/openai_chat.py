@@ -90,7 +90,9 @@ class LeanChatOpenAI(ChatOpenAI):
         stream = await self.root_async_client.post("/chat/completions", body=payload, cast_to=object, stream=True,
                                                    stream_cls=openai.AsyncStream[object])
         async with stream as chunks:
-            async for raw in _astream_with_chunk_timeout(chunks, self.stream_chunk_timeout, model_name=self.model_name):
+            timed = chunks if self.stream_chunk_timeout is None else _astream_with_chunk_timeout(
+                chunks, self.stream_chunk_timeout, model_name=self.model_name)
+            async for raw in timed:
                 generation = self._convert_chunk_to_generation_chunk(raw, chunk_class, {})
                 if generation is None:
                     continue
