@@ -13,7 +13,8 @@ new messages and a few bytes, whatever the thread's length.
   number of that thread (messages are immutable in practice; an edited message is a new object and
   is appended again), so forks, `update_state` and removals need nothing special: a span list can
   name any sequence numbers.
-- Each process keeps the messages it wrote or read per thread (`max_cached_threads`), so a read of
+- Each process keeps the messages it wrote or read, per thread, for the threads it served last (at
+  most `max_cached_messages` messages in all, 20,000 by default: some 40 MB), so a read of
   a thread this process served decodes nothing; a message another replica wrote is read from the
   database once.
 - A thread's first sequence number is random, so a thread that is deleted and made again under the
@@ -104,11 +105,13 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
     """`inner` with the `messages` channel kept in `store` (see the module's docstring). Async only,
     as the agents run; the sync methods are not supported."""
 
-    def __init__(self, inner: BaseCheckpointSaver[Any], store: MessageStore, *, max_cached_threads: int = 256) -> None:
+    def __init__(self, inner: BaseCheckpointSaver[Any], store: MessageStore, *,
+                 max_cached_messages: int = 20_000) -> None:
         super().__init__(serde=inner.serde)
         self.inner = inner
         self.store = store
-        self.max_cached_threads = max_cached_threads
+        self.max_cached_messages = max_cached_messages
+        self._kept = 0  # messages in `_threads`
         self._threads: OrderedDict[tuple[str, str], _ThreadMessages] = OrderedDict()
 
     @property
@@ -123,11 +126,17 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
         known = self._threads.get(key)
         if known is None:
             known = self._threads[key] = _ThreadMessages()
-            while len(self._threads) > self.max_cached_threads:
-                self._threads.popitem(last=False)
         else:
             self._threads.move_to_end(key)
         return known
+
+    def _kept_more(self, count: int) -> None:
+        """`count` messages more are kept: forget the threads used least recently until the
+        messages kept fit the budget (the thread just used stays, however long)."""
+        self._kept += count
+        while self._kept > self.max_cached_messages and len(self._threads) > 1:
+            _, known = self._threads.popitem(last=False)
+            self._kept -= len(known.by_seq)
 
     # ------------------------------------------------------------------------- write
 
@@ -156,6 +165,8 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
                     known.add(seq, rest[index])
         spans = spans_of([seq for seq in seqs if seq is not None], known.last_spans if prefix else None)
         known.remember(messages, spans)
+        if new:
+            self._kept_more(len(new))
         return {LOG_KEY: 1, "spans": spans}
 
     async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
@@ -166,7 +177,7 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
         await self.inner.adelete_thread(thread_id)
         await self.store.delete_thread(thread_id)
         for key in [key for key in self._threads if key[0] == thread_id]:
-            del self._threads[key]
+            self._kept -= len(self._threads.pop(key).by_seq)
 
     # ------------------------------------------------------------------------- read
 
@@ -194,12 +205,15 @@ class MessageLogSaver(BaseCheckpointSaver[Any]):
         ranges = [[int(start), int(end)] for start, end in spans]
         if ranges == known.last_spans:  # the list this process stored or read last
             return list(known.last)
+        before = len(known.by_seq)
         for start, end in ranges:
             missing = [seq for seq in range(start, end) if seq not in known.by_seq]
             if missing:
                 for seq, blob in await self.store.read(thread_id, ns, missing[0], missing[-1] + 1):
                     if seq not in known.by_seq:
                         known.add(seq, self.serde.loads_typed(blob))
+        if len(known.by_seq) > before:
+            self._kept_more(len(known.by_seq) - before)
         try:
             messages = [known.by_seq[seq] for start, end in ranges for seq in range(start, end)]
         except KeyError as gone:

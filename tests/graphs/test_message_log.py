@@ -227,3 +227,21 @@ def test_a_large_batch_is_appended_in_order(tmp_path: Path) -> None:
             assert [raw for _, (_, raw) in await store.read("big", "", 0, 10_000)] == [raw for _, raw in blobs]
 
     asyncio.run(main())
+
+
+def test_the_messages_kept_in_memory_stay_within_the_budget(tmp_path: Path) -> None:
+    async def main() -> None:
+        url = f"sqlite:///{tmp_path / 'threads.sqlite'}"
+        async with _saver(url) as saver:
+            saver.max_cached_messages = 10
+            graph = _graph(saver)
+            for name in ("a", "b", "c"):
+                await _turns(graph, name, ["one", "two", "three"])  # six messages each
+                kept = sum(len(known.by_seq) for known in saver._threads.values())
+                assert kept == saver._kept <= 10 or len(saver._threads) == 1
+            assert [key[0] for key in saver._threads] == ["c"]
+            # a forgotten thread is read back from the database
+            assert await _texts(graph, "a") == ["one", "echo: one", "two", "echo: two", "three", "echo: three"]
+            assert [key[0] for key in saver._threads] == ["a"]  # 6 + 6 > 10: "c" was let go
+
+    asyncio.run(main())
