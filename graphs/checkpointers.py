@@ -29,6 +29,8 @@ __all__ = [
     "choose_checkpointer_url",
     "open_checkpointer",
     "parse_checkpointer_url",
+    "postgres_tables",
+    "sqlite_tables",
 ]
 
 CHECKPOINTER_ENV = "FACTORY_CHECKPOINTER"
@@ -117,3 +119,34 @@ async def open_checkpointer(url: str, *, base_dir: str | Path = ".") -> AsyncIte
         async with AsyncPostgresSaver.from_conn_string(url) as postgres, PostgresMessageStore.open(url) as store:
             await postgres.setup()
             yield MessageLogSaver(postgres, store)
+
+
+@asynccontextmanager
+async def sqlite_tables(file: Path, *ddl: str) -> AsyncIterator[Any]:
+    """A connection of its own to the checkpointer's SQLite file, for the tables beside LangGraph's
+    (`graphs.threads`, `graphs.message_stores`): autocommit, WAL (a commit need not wait for the
+    disk: a power cut may lose the last records, never corrupt the file), a 10 s wait for a lock
+    another process holds, and `ddl` run first."""
+    import aiosqlite
+
+    file.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(str(file), isolation_level=None) as conn:
+        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = NORMAL"):
+            await conn.execute(f"PRAGMA {pragma}")
+        for statement in ddl:
+            await conn.execute(statement)
+        yield conn
+
+
+@asynccontextmanager
+async def postgres_tables(url: str, name: str, *ddl: str) -> AsyncIterator[Any]:
+    """A connection of its own (autocommit) to the checkpointer's Postgres database, with `ddl` run
+    under an advisory lock on `name`: replicas starting together, one creates, the others wait."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+            for statement in ddl:
+                await conn.execute(statement)
+        yield conn

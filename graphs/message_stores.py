@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from graphs.checkpointers import postgres_tables, sqlite_tables
+
 __all__ = [
     "TABLE",
     "MemoryMessageStore",
@@ -78,14 +80,8 @@ class SqliteMessageStore:
     @classmethod
     @asynccontextmanager
     async def open(cls, file: Path) -> AsyncIterator[SqliteMessageStore]:
-        import aiosqlite
-
-        file.parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(str(file), isolation_level=None) as conn:
-            await conn.execute("PRAGMA busy_timeout = 10000")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BLOB NOT NULL, {_KEY})")
+        ddl = f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BLOB NOT NULL, {_KEY})"
+        async with sqlite_tables(file, ddl) as conn:
             yield cls(conn)
 
     async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:
@@ -125,13 +121,8 @@ class PostgresMessageStore:
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[PostgresMessageStore]:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            async with conn.transaction():
-                # replicas starting together: one creates the table, the others wait for it
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-                await conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BYTEA NOT NULL, {_KEY})")
+        ddl = f"CREATE TABLE IF NOT EXISTS {TABLE} ({_COLUMNS}, blob BYTEA NOT NULL, {_KEY})"
+        async with postgres_tables(url, TABLE, ddl) as conn:
             yield cls(conn)
 
     async def append(self, thread_id: str, ns: str, blobs: list[Blob], *, first_if_empty: int) -> list[int]:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from graphs.checkpointers import parse_checkpointer_url
+from graphs.checkpointers import parse_checkpointer_url, postgres_tables, sqlite_tables
 
 __all__ = [
     "TABLE",
@@ -157,18 +157,9 @@ class SqliteThreadStore:
     @classmethod
     @asynccontextmanager
     async def open(cls, file: Path) -> AsyncIterator[SqliteThreadStore]:
-        import aiosqlite
-
-        file.parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(str(file), isolation_level=None) as conn:
-            await conn.execute("PRAGMA busy_timeout = 10000")
-            # The checkpointer put the file in WAL mode: a commit then need not wait for the disk
-            # (a power cut may lose the last records, never corrupt the file).
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, "
-                "updated_at TEXT NOT NULL, metadata TEXT NOT NULL)"
-            )
+        ddl = (f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, "
+               "updated_at TEXT NOT NULL, metadata TEXT NOT NULL)")
+        async with sqlite_tables(file, ddl) as conn:
             yield cls(conn)
 
     @staticmethod
@@ -243,18 +234,10 @@ class PostgresThreadStore:
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[PostgresThreadStore]:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            async with conn.transaction():
-                # replicas starting together: one creates the table, the others wait for it
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-                await conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, "
-                    "created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL, "
-                    "metadata JSONB NOT NULL DEFAULT '{}')"
-                )
-                await conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_metadata ON {TABLE} USING gin (metadata)")
+        table = (f"CREATE TABLE IF NOT EXISTS {TABLE} (thread_id TEXT PRIMARY KEY, created_at TIMESTAMPTZ NOT NULL, "
+                 "updated_at TIMESTAMPTZ NOT NULL, metadata JSONB NOT NULL DEFAULT '{}')")
+        index = f"CREATE INDEX IF NOT EXISTS {TABLE}_metadata ON {TABLE} USING gin (metadata)"
+        async with postgres_tables(url, TABLE, table, index) as conn:
             yield cls(conn)
 
     async def _one(self, sql: str, args: tuple[Any, ...]) -> ThreadRecord | None:

@@ -25,6 +25,8 @@ from graphs.message_log import LOG_KEY, MessageLogSaver, spans_of
 from graphs.message_stores import PostgresMessageStore, SqliteMessageStore
 
 POSTGRES_URL = os.environ.get("FACTORY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+SHARED_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]  # several processes
+EVERY_KIND = ["memory", *SHARED_KINDS]
 
 
 class State(TypedDict):
@@ -75,7 +77,7 @@ def test_spans_are_runs_of_consecutive_numbers() -> None:
     assert spans_of([]) == []
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", EVERY_KIND)
 def test_each_message_is_stored_once_and_a_checkpoint_keeps_one_span(kind: str, tmp_path: Path) -> None:
     async def main() -> None:
         thread = f"log-{uuid.uuid4().hex}"
@@ -114,7 +116,7 @@ def test_a_checkpoint_does_not_grow_with_the_thread(tmp_path: Path) -> None:
     assert max(sizes) < 2 * sizes[5], sizes  # turn 200's checkpoint is about turn 5's size, not 40x it
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", SHARED_KINDS)
 def test_a_second_process_reads_and_continues_what_the_first_wrote(kind: str, tmp_path: Path) -> None:
     async def main() -> None:
         url, thread = _url(kind, tmp_path), f"two-{uuid.uuid4().hex}"
@@ -130,7 +132,7 @@ def test_a_second_process_reads_and_continues_what_the_first_wrote(kind: str, tm
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", EVERY_KIND)
 def test_edits_removals_and_older_checkpoints_read_back_exactly(kind: str, tmp_path: Path) -> None:
     async def main() -> None:
         thread = f"edit-{uuid.uuid4().hex}"
@@ -156,7 +158,7 @@ def test_edits_removals_and_older_checkpoints_read_back_exactly(kind: str, tmp_p
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", SHARED_KINDS)
 def test_a_thread_deleted_and_made_again_is_not_mixed_with_cached_messages(kind: str, tmp_path: Path) -> None:
     async def main() -> None:
         url, thread = _url(kind, tmp_path), f"again-{uuid.uuid4().hex}"
@@ -191,7 +193,7 @@ def test_a_checkpoint_of_the_old_layout_is_read_and_continued(tmp_path: Path) ->
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", SHARED_KINDS)
 def test_processes_appending_to_one_thread_never_share_a_number(kind: str, tmp_path: Path) -> None:
     url = _url(kind, tmp_path)
 
