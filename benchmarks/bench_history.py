@@ -3,10 +3,11 @@
 One thread, `--turns` turns (default 1000) over `POST /chat/stream` (SQLite checkpointer, the
 fake model: 100 ms to first token, 51 words per reply), twice: the spec as is, and with a history
 window (`history: {last: 20}` on the model). At 10, 100, 500 and 1,000 turns it reports the time to
-first token p50 (client side) and the server's CPU per turn (from `/proc`, over the `--window`
-turns that end there), and the same for `--window` turns of a new thread run right then: this
-machine's speed drifts over a run of several minutes, so the long thread's cost is also given as a
-ratio to a short conversation's at the same moment (`cpu_vs_fresh`).
+first token p50 (client side) and the server's CPU per turn (every thread's, from the scheduler's
+nanosecond counts in `/proc/<pid>/task/*/schedstat`) over the `--window` turns that end there, each
+followed by a turn of a new thread: this machine's speed drifts over a run of several minutes, so
+the long thread's cost is also given as a ratio to a short conversation's measured interleaved with
+it (`cpu_vs_fresh`; at the first mark both are short).
 
     .venv/bin/python benchmarks/bench_history.py [--turns 1000] [--window 10] [--profile DIR]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -33,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_streaming import cpu_seconds, free_port, wait_ready  # noqa: E402
+from bench_streaming import free_port, wait_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "history.json"
@@ -109,16 +111,26 @@ async def one_turn(client: httpx.AsyncClient, url: str, thread: str, turn: int) 
     return first
 
 
-async def fresh_thread(client: httpx.AsyncClient, url: str, pid: int, turns: int) -> dict[str, float]:
-    """`turns` turns of a new thread, now: what a short conversation costs at this moment (the
-    machine's speed drifts over a long run; a long thread's cost is compared with this)."""
-    thread, started = uuid.uuid4().hex, cpu_seconds(pid)
-    ttfts = [await one_turn(client, url, thread, turn) for turn in range(1, turns + 1)]
-    return {"fresh_ttft_p50_ms": round(statistics.median(ttfts), 2),
-            "fresh_cpu_per_turn_ms": round((cpu_seconds(pid) - started) * 1000 / turns, 2)}
+def cpu_ns(pid: int) -> int:
+    """The CPU time of every thread of `pid`, in ns (the scheduler's own count: `/proc/.../stat`
+    counts in 10 ms ticks, too coarse for one turn)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+async def timed_turn(client: httpx.AsyncClient, url: str, pid: int, thread: str, turn: int) -> tuple[float, float]:
+    """One turn: (time to first token, server CPU), in ms."""
+    before = cpu_ns(pid)
+    ttft = await one_turn(client, url, thread, turn)
+    return ttft, (cpu_ns(pid) - before) / 1e6
 
 
 async def variant(*, history: bool, turns: int, window: int, profile: Path | None) -> dict[str, Any]:
+    """The long thread's turns, and at each mark its last `window` turns each followed by a turn of a
+    new thread (interleaved, so both see the machine at the same speed: it drifts over a long run)."""
     name = "window" if history else "no_window"
     with tempfile.TemporaryDirectory() as tmp:
         mock, server, url = start(Path(tmp), history=history)
@@ -126,9 +138,9 @@ async def variant(*, history: bool, turns: int, window: int, profile: Path | Non
             thread = uuid.uuid4().hex
             marks = [m for m in MARKS if m <= turns] or [turns]
             rows: dict[str, Any] = {}
+            measured: dict[str, list[tuple[float, float]]] = {"long": [], "fresh": []}
+            fresh = uuid.uuid4().hex
             async with httpx.AsyncClient(timeout=120) as client:
-                ttfts: list[float] = []
-                cpu_at: dict[int, float] = {0: cpu_seconds(server.pid)}
                 spy = None
                 for turn in range(1, turns + 1):
                     if profile is not None and turn == marks[-1] - window + 1:
@@ -137,24 +149,27 @@ async def variant(*, history: bool, turns: int, window: int, profile: Path | Non
                             [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.pid),
                              "-o", str(profile / f"{name}.txt"), "-f", "raw", "-r", "200"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    if turn in {m - window for m in marks}:
-                        cpu_at[turn] = cpu_seconds(server.pid)
-                    ttfts.append(await one_turn(client, url, thread, turn))
-                    if turn in marks:
-                        cpu_at[turn] = cpu_seconds(server.pid)
-                        start_cpu = cpu_at.get(turn - window, cpu_at[0])
-                        span = window if turn - window in cpu_at else turn
-                        recent = ttfts[-window:]
+                    mark = next(m for m in marks if m >= turn) if turn <= marks[-1] else None
+                    if mark is None or turn <= mark - window:
+                        await one_turn(client, url, thread, turn)
+                        continue
+                    measured["long"].append(await timed_turn(client, url, server.pid, thread, turn))
+                    step = len(measured["fresh"]) + 1
+                    measured["fresh"].append(await timed_turn(client, url, server.pid, fresh, step))
+                    if turn == mark:
                         row = rows[str(turn)] = {
-                            "ttft_p50_ms": round(statistics.median(recent), 2),
-                            "cpu_per_turn_ms": round((cpu_at[turn] - start_cpu) * 1000 / span, 2),
-                            **await fresh_thread(client, url, server.pid, window),
+                            "ttft_p50_ms": round(statistics.median(t for t, _ in measured["long"]), 2),
+                            "cpu_per_turn_ms": round(statistics.mean(c for _, c in measured["long"]), 2),
+                            "fresh_ttft_p50_ms": round(statistics.median(t for t, _ in measured["fresh"]), 2),
+                            "fresh_cpu_per_turn_ms": round(statistics.mean(c for _, c in measured["fresh"]), 2),
                         }
                         row["cpu_vs_fresh"] = round(row["cpu_per_turn_ms"] / row["fresh_cpu_per_turn_ms"], 2)
                         print(f"{name:10s} turn {turn:5d}  TTFT p50 {row['ttft_p50_ms']:8.2f} ms  "
-                              f"server CPU/turn {row['cpu_per_turn_ms']:7.2f} ms  (a fresh thread now: "
-                              f"{row['fresh_ttft_p50_ms']:.2f} ms, {row['fresh_cpu_per_turn_ms']:.2f} ms; "
-                              f"{row['cpu_vs_fresh']}x)", flush=True)
+                              f"server CPU/turn {row['cpu_per_turn_ms']:6.2f} ms  | a new thread, interleaved: "
+                              f"{row['fresh_ttft_p50_ms']:8.2f} ms, {row['fresh_cpu_per_turn_ms']:6.2f} ms  "
+                              f"| CPU {row['cpu_vs_fresh']}x", flush=True)
+                        measured = {"long": [], "fresh": []}
+                        fresh = uuid.uuid4().hex
                 if spy is not None:
                     spy.send_signal(2)
                     spy.wait(60)
@@ -184,7 +199,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=1000)
-    parser.add_argument("--window", type=int, default=10, help="turns averaged at each mark")
+    parser.add_argument("--window", type=int, default=20, help="turns averaged at each mark")
     parser.add_argument("--profile", type=Path, default=None, help="folder for py-spy flame graphs")
     parser.add_argument("--no-window-only", action="store_true", help="skip the variant with a window")
     parser.add_argument("--out", type=Path, default=RESULTS)
