@@ -48,7 +48,6 @@ __all__ = ["LOG_KEY", "MessageLogSaver"]
 
 LOG_KEY = "factory.message_log"
 CHANNEL = "messages"
-Blob = tuple[str, bytes]
 
 
 class _ThreadMessages:
