@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_streaming import cpu_seconds, free_port, wait_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "protocols.json"
@@ -55,17 +57,6 @@ edges:
   - {from: answer, to: end}
 """
 REPLY = " ".join(f"word{i}" for i in range(20))
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _message(text: str) -> dict[str, Any]:
@@ -94,12 +85,12 @@ async def a2a_stream(http: httpx.AsyncClient, url: str) -> None:
 async def _timed(turns: int, pid: int, one: Callable[[], Awaitable[None]]) -> dict[str, float]:
     await one()  # warm-up
     walls = []
-    cpu = _cpu_s(pid)
+    cpu = cpu_seconds(pid)
     for _ in range(turns):
         started = time.perf_counter()
         await one()
         walls.append((time.perf_counter() - started) * 1000)
-    cpu_ms = (_cpu_s(pid) - cpu) * 1000 / turns
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / turns
     walls.sort()
     return {"median_ms": round(statistics.median(walls), 2), "p95_ms": round(walls[int(0.95 * (len(walls) - 1))], 2),
             "server_cpu_ms_per_turn": round(cpu_ms, 2)}
@@ -141,21 +132,13 @@ def main() -> None:
         plan = compile_plan(load_spec(work / "bench.yaml"))
         plan["models"]["main"]["base_url"] = mock.base_url
         (work / "plan.json").write_text(json.dumps(plan))
-        port = _port()
+        port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "graphs.server", "--plan", str(work / "plan.json"),
                                    "--base-dir", str(work), "--port", str(port), "--checkpointer", "memory",
                                    "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+            wait_ready(f"{url}/ready", server)
             results = asyncio.run(measure(url, server.pid, args.turns))
         finally:
             server.terminate()

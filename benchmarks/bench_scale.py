@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_streaming import free_port, wait_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "scale.json"
@@ -51,12 +53,6 @@ edges:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def checkpointer(folder: Path) -> str:
     try:
         import psycopg
@@ -76,18 +72,12 @@ def start(plan_file: Path, workers: int, url: str, token_delay_ms: int) -> tuple
          "--workers", str(workers), "--log-level", "warning"], env=env, cwd=ROOT,
         stderr=open(os.environ.get("BENCH_SCALE_LOG", os.devnull), "ab"))  # noqa: SIM115
     server = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server}/ready", timeout=2).status_code == 200:
-                return proc, server
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not become ready")
+    try:
+        wait_ready(f"{server}/ready", proc, timeout=120)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, server
 
 
 async def load(server: str, *, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
