@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from served import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT_SPEC = Path(__file__).parent / "specs" / "chat.yaml"
@@ -63,16 +63,7 @@ def factory_serve(spec: Path, data_dir: Path, *args: str, env: dict[str, str] | 
                                 env=full_env, cwd=data_dir, stdout=out, stderr=subprocess.STDOUT)
     served = Served(f"http://127.0.0.1:{port}", proc, log)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{served.url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"factory serve did not become ready:\n{served.log_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_ready(served.url, proc, timeout=90, what="factory serve", log=log)
         yield served
     finally:
         proc.terminate()

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pexpect
 import pyte
+from served import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTORY = str(ROOT / ".venv" / "bin" / "factory")
@@ -175,18 +175,8 @@ def start_server(tmp: Path, *, keys_env: str | None = None, keys: str = "") -> S
                "--model", "scripted", "--checkpointer", "memory", "--log-level", "warning"]
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return Server(proc, port, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"the server never became ready:\n{log.read_text()}")
+    wait_ready(f"http://127.0.0.1:{port}", proc, log=log)
+    return Server(proc, port, log)
 
 
 def start_fake_server(tmp: Path) -> Server:
@@ -196,18 +186,8 @@ def start_fake_server(tmp: Path) -> Server:
     handle = log.open("wb")
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_server.py")), str(port)],
                             cwd=str(ROOT), stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the fake server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return Server(proc, port, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"the fake server never became ready:\n{log.read_text()}")
+    wait_ready(f"http://127.0.0.1:{port}", proc, timeout=30, what="the fake server", log=log)
+    return Server(proc, port, log)
 
 
 def stop_server(server: Server) -> None:

@@ -9,12 +9,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from served import wait_ready
 
 from graphs.events import EndEvent, ErrorEvent, Event, parse_event
 from graphs.models.scripted import fallback_arguments
@@ -44,16 +44,8 @@ def served(tmp_path: Path) -> Iterator[Callable[[str], str]]:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / f"{spec}.log").read_text()
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"factory serve {spec} never became ready")
+        wait_ready(url, process, what=f"factory serve {spec}", log=tmp_path / f"{spec}.log")
+        return url
 
     yield serve
     for process in started:

@@ -6,11 +6,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from served import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("FACTORY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
@@ -63,15 +62,6 @@ def start_replica(plan_file: Path, *, checkpointer: str, env: dict[str, str] | N
          "--port", str(port), "--checkpointer", checkpointer, "--log-level", "warning", *args],
         env=full_env, cwd=ROOT, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120  # a loaded CI machine starts a replica slowly
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return Replica(proc, url)
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the replica on port {port} did not become ready")
+    # a loaded CI machine starts a replica slowly
+    wait_ready(url, proc, timeout=120, what=f"the replica on port {port}")
+    return Replica(proc, url)

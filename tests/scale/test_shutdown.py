@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from _replicas import ROOT, free_port, start_replica
+from served import wait_ready
 
 SLOW = {"FACTORY_SCRIPTED_TOKEN_DELAY_MS": "250"}  # the fallback reply's ~12 tokens take ~3 s
 LONG = " ".join(["and"] * 60)  # the fallback reply repeats the message: ~70 tokens, ~17 s
@@ -267,15 +268,7 @@ def test_factory_serve_with_workers_serves_and_stops_cleanly(tmp_path: Path) -> 
         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "factory serve --workers 2 did not start"
-            time.sleep(0.2)
+        wait_ready(url, proc, timeout=90, what="factory serve --workers 2")
         assert len(_children(proc.pid)) >= 2  # the workers (and perhaps multiprocessing's resource tracker)
         turn = Stream(url, "serve-workers")
         turn.run()

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from _server_support import ROOT, echo_plan, free_socket
 from httpx_sse import connect_sse
 from real_parts import postgres_or_skip
+from served import wait_ready
 
 from factory.mockllm import MockLLMServer
 
@@ -55,18 +55,8 @@ def _start(plan_file: Path, base: Path, url: str) -> tuple[subprocess.Popen[byte
         cwd=ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/ready", timeout=1).status_code == 200:
-                return proc, base_url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the replica did not become ready")
+    wait_ready(base_url, proc, timeout=30, what="the replica")
+    return proc, base_url
 
 
 @pytest.fixture

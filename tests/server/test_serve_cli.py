@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from _server_support import ROOT, SALES_SPEC, free_socket
+from served import wait_ready
 
 
 def test_factory_serve_runs_the_spec(tmp_path: Path) -> None:
@@ -27,15 +28,7 @@ def test_factory_serve_runs_the_spec(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "factory serve did not become ready"
-            time.sleep(0.1)
+        wait_ready(url, proc, what="factory serve")
         body = httpx.post(f"{url}/chat/stream", json={"message": "Hello!"}, timeout=20).text
         assert "event: end" in body
         assert json.loads(body.split("event: metadata\ndata: ")[1].split("\n")[0])["thread_id"]
