@@ -17,16 +17,13 @@ from typing import Any
 import httpx
 from served import wait_ready
 
+from factory.runners import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 CHAT_SPEC = Path(__file__).parent / "specs" / "chat.yaml"
 ONBOARDING_SPEC = ROOT / "specs" / "onboarding.yaml"
 REPLY = "Hello from the mock model, nice to meet you."
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

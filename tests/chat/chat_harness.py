@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 import pexpect
 import pyte
 from served import wait_ready
+
+from factory.runners import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTORY = str(ROOT / ".venv" / "bin" / "factory")
@@ -129,11 +130,6 @@ class Term:
         if self.child.isalive():
             self.child.terminate(force=True)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

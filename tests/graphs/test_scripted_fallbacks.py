@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,17 +15,13 @@ import httpx
 import pytest
 from served import wait_ready
 
+from factory.runners import free_port
 from graphs.events import EndEvent, ErrorEvent, Event, parse_event
 from graphs.models.scripted import fallback_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 TURNS = ["Hello!", "I'm Ana from Acme; it's urgent.", "What's next?"]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -35,7 +30,7 @@ def served(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def serve(spec: str) -> str:
-        port = _free_port()
+        port = free_port()
         log = (tmp_path / f"{spec}.log").open("wb")
         env = dict(os.environ, PYTHONPATH=str(ROOT), FACTORY_DATA_DIR=str(tmp_path / "data"))
         env.pop("FACTORY_MODEL", None)

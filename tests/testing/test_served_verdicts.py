@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -16,21 +15,17 @@ from spec_test_helpers import clean_env, write_mini
 from test_example_specs import EXAMPLES
 
 from factory.errors import UserError
+from factory.runners import free_port
 from factory.testing import RunReport, run_spec
 
 FACTORY = Path(sys.executable).parent / "factory"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @contextmanager
 def served(spec: Path, *, test_mode: bool = True) -> Iterator[str]:
     """`factory serve SPEC [--test-mode] --model scripted` on a free 127.0.0.1 port, until /ready answers."""
-    port = _free_port()
+    port = free_port()
     args = [str(FACTORY), "serve", str(spec), "--model", "scripted", "--checkpointer", "memory",
             "--host", "127.0.0.1", "--port", str(port)]
     if test_mode:
