@@ -8,7 +8,6 @@ FACTORY_REQUIRE_LANGGRAPH_DEV=1 (CI): then the script is run to make it, and a f
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from real_parts import unavailable
+
+from factory.runners import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -33,17 +35,9 @@ def langgraph_venv() -> Path:
     done = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1800,
                           check=False)
     if done.returncode != 0:
-        message = f"scripts/langgraph-venv.sh failed ({done.returncode}):\n{done.stderr[-3000:]}"
-        if required:
-            pytest.fail(f"{REQUIRE}=1 but {message}")
-        pytest.skip(message)
+        unavailable(REQUIRE, f"scripts/langgraph-venv.sh failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_context(spec: Path, output: Path) -> Path:
