@@ -12,7 +12,7 @@ import ast
 import inspect
 from typing import Any
 
-from factory.language import models
+from factory.language import _conversations, models
 
 __all__ = ["spec_json_schema"]
 
@@ -20,10 +20,11 @@ SCHEMA_ID = "https://meta-agent-factory.dev/spec-1.schema.json"
 
 
 def _attribute_docs() -> dict[str, dict[str, str]]:
-    """Class name -> field name -> the docstring written under the field."""
-    tree = ast.parse(inspect.getsource(models))
+    """Class name -> field name -> the docstring written under the field (in every module that
+    defines models of the spec)."""
+    trees = [ast.parse(inspect.getsource(module)) for module in (models, _conversations)]
     docs: dict[str, dict[str, str]] = {}
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+    for cls in (n for tree in trees for n in tree.body if isinstance(n, ast.ClassDef)):
         fields: dict[str, str] = {}
         for stmt, nxt in zip(cls.body, cls.body[1:], strict=False):
             if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
