@@ -44,6 +44,7 @@ def _wait(url: str, what: str, proc: subprocess.Popen[bytes], timeout: float = 3
 HAPROXY_CFG = """\
 global
     maxconn 4096
+    stats socket {stats} mode 600 level user
 defaults
     mode http
     timeout connect 2s
@@ -79,11 +80,36 @@ LB_ERRORS = "\n".join(
 def start_haproxy(binary: str, folder: Path, port: int, replicas: dict[str, int]) -> subprocess.Popen[bytes]:
     servers = "\n".join(f"    server {name} 127.0.0.1:{p} check" for name, p in replicas.items())
     config = folder / "haproxy.cfg"
-    config.write_text(HAPROXY_CFG.format(port=port, servers=servers, errors=LB_ERRORS))
+    config.write_text(HAPROXY_CFG.format(port=port, servers=servers, errors=LB_ERRORS, stats=folder / STATS_SOCKET))
     proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
                             stderr=open(folder / "haproxy.log", "wb"))  # noqa: SIM115
     _wait(f"http://127.0.0.1:{port}/health", "haproxy", proc)
     return proc
+
+
+STATS_SOCKET = "haproxy.sock"
+
+
+def balancer_retries(folder: Path) -> dict[str, int]:
+    """What HAProxy did for the clients, from its stats socket (`show stat`, the backend's row): requests
+    it sent again (`retries`), sent again to another replica (`redispatches`), and connection and
+    response errors it met (`connect_errors`, `response_errors`). A fault that hits a request before
+    its answer starts shows here, not at the client."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as stats:
+        stats.settimeout(5)
+        stats.connect(str(folder / STATS_SOCKET))
+        stats.sendall(b"show stat\n")
+        raw = b""
+        while chunk := stats.recv(65536):
+            raw += chunk
+    header, *rows = raw.decode().strip().splitlines()
+    names = header.removeprefix("# ").split(",")
+    backend = next(dict(zip(names, row.split(","), strict=False)) for row in rows
+                   if row.startswith("replicas,BACKEND,"))
+    fields = {"retries": "wretr", "redispatches": "wredis", "connect_errors": "econ", "response_errors": "eresp"}
+    return {name: int(backend[column] or 0) for name, column in fields.items()}
 
 
 def start_prometheus(binary: str, folder: Path, port: int, targets: list[int]) -> subprocess.Popen[bytes]:

@@ -8,7 +8,8 @@ Every failure a client saw is clean: an `error` event, a JSON error answer (503 
 draining replica), a refused connection, or a stream cut by the killed replica while it ran (the
 factory's client reports that as `no_end`); every failed turn succeeded when sent again through the
 load balancer (with its message id, so a turn that was saved before its stream broke is answered
-again, not run twice). Prometheus, scraping the replicas every second, counts the same turns.
+again, not run twice). The faults must hit the traffic: clients saw failures, or HAProxy (read on
+its stats socket) sent requests again. Prometheus, scraping the replicas every second, counts the same turns.
 
 Skipped without HAProxy or Prometheus (Debian packages `haproxy`, `prometheus`) unless
 FACTORY_REQUIRE_HAPROXY=1 / FACTORY_REQUIRE_PROMETHEUS=1, and without Postgres unless
@@ -31,6 +32,7 @@ import pytest
 from _chaos import (
     Turn,
     attempt,
+    balancer_retries,
     conversations,
     percentile,
     prometheus_total,
@@ -167,6 +169,7 @@ def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: 
                                           t0=faults.t0))
         faults.join(120)
         assert faults.problem is None, f"the fault schedule failed: {faults.problem!r}"
+        balancer = balancer_retries(tmp_path)
         turns += asyncio.run(_after_restart(faults, turns))
         time.sleep(2.5)  # a last scrape of every replica
         prom_ok = prometheus_total(prom_port, 'factory_turns_total{outcome="ok"}')
@@ -178,7 +181,8 @@ def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: 
             replica.stop()
 
     figures = _figures(turns, faults)
-    print("\nchaos figures:", json.dumps({**figures, "prometheus_ok_turns": prom_ok}, indent=2))
+    print("\nchaos figures:", json.dumps({**figures, "balancer": balancer, "prometheus_ok_turns": prom_ok},
+                                        indent=2))
     assert faults.moments["r1 exit code"] == 0, "the SIGTERM'd replica did not exit cleanly"
 
     attempts = [a for t in turns for a in t.attempts]
@@ -187,7 +191,11 @@ def test_replicas_survive_kill_and_sigterm_under_load(postgres: str, slow_plan: 
     kill = faults.moments["kill r0"]
     cut = [a for a in attempts if a.outcome == "cut"]
     assert all(a.started <= kill <= a.ended + 1 for a in cut), "a stream was cut that the kill does not explain"
-    assert figures["failed_attempts"], "no client saw a failure: the faults did not hit the traffic"
+    # A request the faults hit before its answer started is sent again by HAProxy (a refused
+    # connection, an empty answer, a draining replica's 503) and the client never sees it; under a
+    # heavy load most of a turn passes before its answer starts, so that is where most hits land.
+    hits = sum(a.outcome != "ok" for a in attempts) + balancer["retries"] + balancer["redispatches"]
+    assert hits, f"the faults did not hit the traffic: no client saw a failure, HAProxy retried nothing {balancer}"
     unacked = [t for t in turns if not t.acknowledged]
     assert not unacked, f"{len(unacked)} turns never succeeded, e.g. {unacked[0]}"
     assert len(turns) >= USERS * 2, "too few turns to say anything"
