@@ -113,14 +113,20 @@ def _checkpoint_id(config: Any) -> Any:
 
 @dataclass
 class OpenTurn:
-    """A turn whose thread is already held: `metadata` is its first event, `rest` the others."""
+    """A turn whose thread is already held: `metadata` is its first event; `stream` the others, in
+    lists of the events that were ready together (see `batches`)."""
 
     metadata: MetadataEvent
-    rest: AsyncIterator[Event]
+    stream: AsyncIterator[list[Event]]
 
     @property
     def thread_id(self) -> str:
         return self.metadata.thread_id
+
+    @property
+    def rest(self) -> AsyncIterator[Event]:
+        """The events after `metadata`, one by one."""
+        return _one_by_one(self.stream)
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event, `metadata` included."""
@@ -128,11 +134,25 @@ class OpenTurn:
         async for event in self.rest:
             yield event
 
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """Every event, in lists of the events that were ready together: a model that sends a burst of
+        tokens in one packet gives one list, so a wire protocol can write them at once. A list is
+        handed over as soon as the turn would wait, so nothing ready is held back."""
+        yield [self.metadata]
+        async for batch in self.stream:
+            yield batch
+
     async def aclose(self) -> None:
         """Stop the turn (if still running): the thread is restored and released."""
-        aclose = getattr(self.rest, "aclose", None)
+        aclose = getattr(self.stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _one_by_one(batches: AsyncIterator[list[Event]]) -> AsyncIterator[Event]:
+    async for batch in batches:
+        for event in batch:
+            yield event
 
 
 _DONE = object()
@@ -152,6 +172,7 @@ class _Fold:
     reply: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
+    question: dict[str, Any] | None = None  # the interrupt the turn stopped at
 
     def token(self, text: str) -> None:
         if self.first_token is None:
@@ -164,6 +185,25 @@ class _Fold:
 
     def ms(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self.started) * 1000, 2)
+
+    def event_of(self, item: tuple[str, Any, bool], step_events: bool) -> Event | None:
+        """The event of one item of LangGraph's stream (None when it is only noted here)."""
+        mode, chunk, top = item
+        if mode == "updates":
+            pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
+            if pending:
+                self.question = pending[0].value
+            return UpdateEvent(updates=chunk) if step_events and top else None
+        if mode == "values":
+            return ValuesEvent(values=chunk)
+        if isinstance(chunk, UsageReport):
+            self.add_usage(chunk)
+            return None
+        if isinstance(chunk, TokenEvent):
+            self.token(chunk.text)
+        elif isinstance(chunk, NodeEvent) and chunk.phase == "start":
+            self.path.append(chunk.node)
+        return chunk  # type: ignore[no-any-return]
 
 
 class Agent:
@@ -264,15 +304,38 @@ class Agent:
         Raises:
             ThreadBusy: another turn is running on this thread (callers answer 409).
         """
+        batches = self._turn(message, thread_id=thread_id, script=script, mocks=mocks, run_id=run_id,
+                             step_events=step_events, message_id=message_id)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            with anyio.CancelScope(shield=True):
+                await batches.aclose()
+
+    async def _turn(
+        self,
+        message: str,
+        *,
+        thread_id: str | None,
+        script: dict[str, list[Any]] | None,
+        mocks: dict[str, Any] | None,
+        run_id: str | None,
+        step_events: bool,
+        message_id: str | None,
+    ) -> AsyncGenerator[list[Event], None]:
+        """`turn`'s events in lists of those ready together (`OpenTurn.batches`)."""
         async with self.session(thread_id, script=script, mocks=mocks, run_id=run_id) as session:
             watch = TurnWatch(self.plan["name"], thread_id=session.thread_id, run_id=session.run_id)
             if watch.callbacks:  # traces: a span per model call
                 session.config["callbacks"] = watch.callbacks
             run = self._run(session, message, step_events=step_events, message_id=message_id)
             try:
-                async for event in run:
-                    watch.saw(event)
-                    yield event
+                async for batch in run:
+                    for event in batch:
+                        watch.saw(event)
+                    yield batch
             finally:
                 watch.close()
                 # Close the run (and cancel its graph task) before the session restores the thread:
@@ -296,27 +359,28 @@ class Agent:
         Raises:
             ThreadBusy: another turn is running on this thread.
         """
-        stream = self.turn(message, thread_id=thread_id, script=script, mocks=mocks, run_id=run_id,
-                           step_events=step_events, message_id=message_id)
-        first = await anext(stream)
+        stream = self._turn(message, thread_id=thread_id, script=script, mocks=mocks, run_id=run_id,
+                            step_events=step_events, message_id=message_id)
+        [first] = await anext(stream)
         assert isinstance(first, MetadataEvent), "a turn starts with its metadata"
         return OpenTurn(first, stream)
 
     async def _run(
         self, session: TurnSession, message: str, *, step_events: bool, message_id: str | None
-    ) -> AsyncGenerator[Event, None]:
-        yield MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])
+    ) -> AsyncGenerator[list[Event], None]:
+        yield [MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])]
         fold = _Fold()
         saved = _saved_reply(session.before, message_id)
         if saved is not None:  # a retry of a saved turn whose `end` its client never got: answer it again
+            answer: list[Event] = []
             if saved:
                 fold.token(saved)
-                yield TokenEvent(text=saved, node="")
-            yield StateEvent(values=await self.state(session.thread_id))
-            yield EndEvent(reply=saved, usage={}, path=[], interrupted=bool(session.before.interrupts),
-                           first_token_ms=fold.ms(fold.first_token), total_ms=fold.ms(time.perf_counter()))
+                answer.append(TokenEvent(text=saved, node=""))
+            answer.append(StateEvent(values=await self.state(session.thread_id)))
+            answer.append(EndEvent(reply=saved, usage={}, path=[], interrupted=bool(session.before.interrupts),
+                                   first_token_ms=fold.ms(fold.first_token), total_ms=fold.ms(time.perf_counter())))
+            yield answer
             return
-        question: dict[str, Any] | None = None
         # The graph runs in its own task, feeding a queue: closing this generator (client gone, a
         # `cancel` frame) then cancels that task, which LangGraph turns into cancelling the running
         # node and its model request. (Closing LangGraph's stream at a `yield` leaves the node running.)
@@ -331,30 +395,23 @@ class Agent:
         self.gate.on_stop(session.run_id, stop)
         try:
             while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
+                # Everything waiting goes out as one list: a burst of tokens is one write, not fifty.
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                ready: list[Event] = []
+                for item in items:
+                    if item is _DONE or isinstance(item, _Failed):
+                        break
+                    event = fold.event_of(item, step_events)
+                    if event is not None:
+                        ready.append(event)
+                if ready:
+                    yield ready
                 if isinstance(item, _Failed):
                     raise item.error
-                mode, chunk, top = item
-                if mode == "updates":
-                    pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
-                    if pending:
-                        question = pending[0].value
-                    if step_events and top:
-                        yield UpdateEvent(updates=chunk)
-                    continue
-                if mode == "values":
-                    yield ValuesEvent(values=chunk)
-                    continue
-                if isinstance(chunk, UsageReport):
-                    fold.add_usage(chunk)
-                    continue
-                if isinstance(chunk, TokenEvent):
-                    fold.token(chunk.text)
-                elif isinstance(chunk, NodeEvent) and chunk.phase == "start":
-                    fold.path.append(chunk.node)
-                yield chunk
+                if item is _DONE:
+                    break
         except (asyncio.CancelledError, GeneratorExit):
             with anyio.CancelScope(shield=True):
                 pump.cancel()
@@ -363,21 +420,22 @@ class Agent:
         except Exception as exc:  # every model/tool/node failure becomes an `error` event
             await session.restore()
             code, retryable, text = classify_error(exc)
-            yield ErrorEvent(code=code, message=text, retryable=retryable)
+            yield [ErrorEvent(code=code, message=text, retryable=retryable)]
             return
-        if question is not None:
-            for event in _question_tokens(question, fold):
-                yield event
-            yield InterruptEvent(question=question["question"], node=question["node"])
-        yield StateEvent(values=await self.state(session.thread_id))
-        yield EndEvent(
-            reply="".join(fold.reply),
-            usage=fold.usage,
-            path=fold.path,
-            interrupted=question is not None,
-            first_token_ms=fold.ms(fold.first_token),
-            total_ms=fold.ms(time.perf_counter()),
-        )
+        if fold.question is not None:
+            yield [*_question_tokens(fold.question, fold),
+                   InterruptEvent(question=fold.question["question"], node=fold.question["node"])]
+        yield [
+            StateEvent(values=await self.state(session.thread_id)),
+            EndEvent(
+                reply="".join(fold.reply),
+                usage=fold.usage,
+                path=fold.path,
+                interrupted=fold.question is not None,
+                first_token_ms=fold.ms(fold.first_token),
+                total_ms=fold.ms(time.perf_counter()),
+            ),
+        ]
 
     async def _pump(
         self, graph_input: Any, config: RunnableConfig, queue: asyncio.Queue[Any], step_events: bool

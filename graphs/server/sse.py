@@ -103,8 +103,9 @@ def router_for(limits: Limits) -> APIRouter:
 
 
 async def _frames(turn: OpenTurn) -> AsyncIterator[bytes]:
+    """The turn's SSE blocks; the events ready together (a burst of tokens) in one write."""
     try:
-        async for event in turn.events():
-            yield encode_event(event)
+        async for batch in turn.batches():
+            yield b"".join([encode_event(event) for event in batch])
     finally:
         await turn.aclose()
