@@ -18,16 +18,17 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from graphs import fixtures
+from graphs._turn import Fold, OpenTurn, question_tokens, saved_reply
 from graphs.builder import agent_tool_names, build_graph, make_toolbox, spec_folder
 from graphs.checkpointers import open_checkpointer
 from graphs.drain import TurnGate, TurnStopped
@@ -38,16 +39,11 @@ from graphs.events import (
     Event,
     InterruptEvent,
     MetadataEvent,
-    NodeEvent,
     StateEvent,
     TokenEvent,
-    UpdateEvent,
-    UsageReport,
-    ValuesEvent,
 )
 from graphs.locks import LocalThreadLocks, ThreadBusy, ThreadLocks, open_thread_locks
 from graphs.mcp import McpServers
-from graphs.models.scripted import split_tokens
 from graphs.plan import Plan
 from graphs.state import initial_values
 from graphs.telemetry import TurnWatch, admitted
@@ -111,99 +107,12 @@ def _checkpoint_id(config: Any) -> Any:
     return ((config or {}).get("configurable") or {}).get("checkpoint_id")
 
 
-@dataclass
-class OpenTurn:
-    """A turn whose thread is already held: `metadata` is its first event; `stream` the others, in
-    lists of the events that were ready together (see `batches`)."""
-
-    metadata: MetadataEvent
-    stream: AsyncIterator[list[Event]]
-
-    @property
-    def thread_id(self) -> str:
-        return self.metadata.thread_id
-
-    @property
-    def rest(self) -> AsyncIterator[Event]:
-        """The events after `metadata`, one by one."""
-        return _one_by_one(self.stream)
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event, `metadata` included."""
-        yield self.metadata
-        async for event in self.rest:
-            yield event
-
-    async def batches(self) -> AsyncIterator[list[Event]]:
-        """Every event, in lists of the events that were ready together: a model that sends a burst of
-        tokens in one packet gives one list, so a wire protocol can write them at once. A list is
-        handed over as soon as the turn would wait, so nothing ready is held back."""
-        yield [self.metadata]
-        async for batch in self.stream:
-            yield batch
-
-    async def aclose(self) -> None:
-        """Stop the turn (if still running): the thread is restored and released."""
-        aclose = getattr(self.stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-async def _one_by_one(batches: AsyncIterator[list[Event]]) -> AsyncIterator[Event]:
-    async for batch in batches:
-        for event in batch:
-            yield event
-
-
 _DONE = object()
 
 
 @dataclass(frozen=True)
 class _Failed:
     error: Exception
-
-
-@dataclass
-class _Fold:
-    """What the turn's `end` event reports, gathered while its events pass."""
-
-    started: float = field(default_factory=time.perf_counter)
-    first_token: float | None = None
-    reply: list[str] = field(default_factory=list)
-    path: list[str] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
-    question: dict[str, Any] | None = None  # the interrupt the turn stopped at
-
-    def token(self, text: str) -> None:
-        if self.first_token is None:
-            self.first_token = time.perf_counter()
-        self.reply.append(text)
-
-    def add_usage(self, report: UsageReport) -> None:
-        for key in ("input_tokens", "output_tokens", "total_tokens"):
-            self.usage[key] = self.usage.get(key, 0) + getattr(report, key)
-
-    def ms(self, moment: float | None) -> float | None:
-        return None if moment is None else round((moment - self.started) * 1000, 2)
-
-    def event_of(self, item: tuple[str, Any, bool], step_events: bool) -> Event | None:
-        """The event of one item of LangGraph's stream (None when it is only noted here)."""
-        mode, chunk, top = item
-        if mode == "updates":
-            pending = chunk.get("__interrupt__") if isinstance(chunk, dict) else None
-            if pending:
-                self.question = pending[0].value
-            return UpdateEvent(updates=chunk) if step_events and top else None
-        if mode == "values":
-            return ValuesEvent(values=chunk)
-        if isinstance(chunk, UsageReport):
-            self.add_usage(chunk)
-            return None
-        if isinstance(chunk, TokenEvent):
-            self.token(chunk.text)
-        elif isinstance(chunk, NodeEvent) and chunk.phase == "start":
-            self.path.append(chunk.node)
-        return chunk  # type: ignore[no-any-return]
 
 
 class Agent:
@@ -369,8 +278,8 @@ class Agent:
         self, session: TurnSession, message: str, *, step_events: bool, message_id: str | None
     ) -> AsyncGenerator[list[Event], None]:
         yield [MetadataEvent(thread_id=session.thread_id, run_id=session.run_id, agent=self.plan["name"])]
-        fold = _Fold()
-        saved = _saved_reply(session.before, message_id)
+        fold = Fold()
+        saved = saved_reply(session.before, message_id)
         if saved is not None:  # a retry of a saved turn whose `end` its client never got: answer it again
             answer: list[Event] = []
             if saved:
@@ -423,7 +332,7 @@ class Agent:
             yield [ErrorEvent(code=code, message=text, retryable=retryable)]
             return
         if fold.question is not None:
-            yield [*_question_tokens(fold.question, fold),
+            yield [*question_tokens(fold.question, fold),
                    InterruptEvent(question=fold.question["question"], node=fold.question["node"])]
         yield [
             StateEvent(values=await self.state(session.thread_id)),
@@ -470,29 +379,3 @@ async def _open_toolbox(plan: Plan, base_dir: str | Path, stack: AsyncExitStack)
     except ToolError as exc:
         raise AgentConfigError(f"{plan['name']}: {exc}") from None
     return toolbox
-
-
-def _saved_reply(before: Any, message_id: str | None) -> str | None:
-    """The reply saved after the thread's last user message when that message has id `message_id`
-    (the turn was saved, then its client lost the stream and sent it again); None otherwise."""
-    if message_id is None:
-        return None
-    messages = (before.values or {}).get("messages") or []
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            if messages[index].id != message_id:
-                return None
-            return "".join(m.text for m in messages[index + 1:] if isinstance(m, AIMessage))
-    return None
-
-
-def _question_tokens(question: dict[str, Any], fold: _Fold) -> list[TokenEvent]:
-    """The interrupt's question streamed as the turn's reply, set apart from what a node already said."""
-    pieces = split_tokens(question["question"])
-    if fold.reply and not fold.reply[-1].endswith("\n"):
-        pieces = ["\n\n", *pieces]
-    events = []
-    for piece in pieces:
-        fold.token(piece)
-        events.append(TokenEvent(text=piece, node=question["node"]))
-    return events

@@ -57,3 +57,25 @@ def test_the_first_token_is_read_before_the_burst_is_consumed(tmp_path: Path, mo
     at_first, tokens = asyncio.run(main())
     assert tokens == len(pulled) >= 40
     assert at_first <= 2, f"the reader saw the first token only after {at_first} of {tokens} chunks"
+
+
+def test_a_burst_comes_as_one_list_after_the_first_token(tmp_path: Path) -> None:
+    """`OpenTurn.batches`: the events ready together come in one list (one write on the wire); the
+    first token comes alone, and flattening the lists gives exactly `events()`."""
+    reply = " ".join(f"word{i}" for i in range(40))
+
+    async def main() -> tuple[list[list[str]], list[str]]:
+        plan = plan_of(write_spec(tmp_path, SPEC))
+        async with Agent.open(plan, base_dir=tmp_path, model_override="scripted") as agent:
+            turn = await agent.open_turn("hi", thread_id="a", script={"answer": [reply]})
+            batches = [[event.event for event in batch] async for batch in turn.batches()]
+            turn = await agent.open_turn("hi", thread_id="b", script={"answer": [reply]})
+            events = [event.event async for event in turn.events()]
+            return batches, events
+
+    batches, events = asyncio.run(main())
+    assert [name for batch in batches for name in batch] == events
+    assert batches[0] == ["metadata"] and batches[-1] == ["state", "end"]
+    with_tokens = [batch.count("token") for batch in batches if "token" in batch]
+    assert with_tokens[0] == 1, f"the first token waited for others: {with_tokens}"
+    assert max(with_tokens) >= 30, f"the burst was not gathered: tokens per list {with_tokens}"
