@@ -91,7 +91,7 @@ def pinned_requirements(roots: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> str:
 
 
 SERVING_REQUIREMENTS: frozenset[str] = frozenset({
-    "langserve[server]", "fastapi", "uvicorn", "sse-starlette", "orjson",
+    "langserve[server]", "fastapi", "uvicorn", "httptools", "uvloop", "sse-starlette", "orjson",
     "langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres", "psycopg[binary]",
     "prometheus-client", "redis", "async-timeout", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
 })
