@@ -112,11 +112,12 @@ async def stream_answer(model: Any, messages: list[BaseMessage], node_id: str) -
     pieces: list[str] = []
     structured: AIMessageChunk | None = None
     message_id: str | None = None
+    write = get_stream_writer()
     async for chunk in model.astream(messages):
         message_id = message_id or chunk.id
         piece = chunk.text
         if piece:
-            emit(TokenEvent(text=piece, node=node_id, message_id=message_id))
+            write(TokenEvent(text=piece, node=node_id, message_id=message_id))
             pieces.append(piece)
             if len(pieces) == 1:
                 await _let_readers_run()
