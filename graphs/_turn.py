@@ -39,7 +39,7 @@ class OpenTurn:
 
     @property
     def rest(self) -> AsyncIterator[Event]:
-        """The events after `metadata`, one by one."""
+        """The events after `metadata`, one by one (a new iterator over the same turn: read it once)."""
         return _one_by_one(self.stream)
 
     async def events(self) -> AsyncIterator[Event]:

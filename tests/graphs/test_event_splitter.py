@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openai._streaming import SSEDecoder, ServerSentEvent
+from openai._streaming import ServerSentEvent, SSEDecoder
 
 from graphs.models.openai_chat import EventSplitter
 
