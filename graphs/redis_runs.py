@@ -176,12 +176,12 @@ class RedisRunStream:
             pipe.delete(self._alive(run_id))
             await pipe.execute()
 
-    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[StreamItem]:
+    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[list[StreamItem]]:
         if after is not None and after not in (TAIL, "-1") and not _ID.match(after):
             raise ValueError(f"{after!r} is not an event id of this server (an id it sent, or -1 for the start)")
         return self._follow(run_id, after)
 
-    async def _follow(self, run_id: str, after: str | None) -> AsyncIterator[StreamItem]:
+    async def _follow(self, run_id: str, after: str | None) -> AsyncIterator[list[StreamItem]]:
         key = self._key(run_id)
         if after == TAIL:
             last = await self.redis.xrevrange(key, count=1)
@@ -200,13 +200,20 @@ class RedisRunStream:
                 if not await self.redis.exists(self._alive(run_id)) or not await self.redis.exists(key):
                     return  # the process running it is gone, or the frames expired
                 continue
+            ready: list[StreamItem] = []
+            ended = False
             for entry_id, fields in answer[0][1]:
                 cursor = entry_id
                 mark = fields.get(b"m")
                 if mark == _END:
-                    return
+                    ended = True
+                    break
                 if mark is None:
-                    yield StreamItem(entry_id.decode(), fields[b"e"].decode(), fields[b"d"])
+                    ready.append(StreamItem(entry_id.decode(), fields[b"e"].decode(), fields[b"d"]))
+            if ready:
+                yield ready
+            if ended:
+                return
 
     async def request_cancel(self, run_id: str) -> None:
         await self.redis.publish(f"{self.prefix}cancel", run_id.encode())

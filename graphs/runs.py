@@ -136,9 +136,10 @@ class RunStream(Protocol):
         """No more frames: every subscriber's iteration ends once it has read what was published."""
         ...
 
-    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[StreamItem]:
+    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[list[StreamItem]]:
         """The frames after `after` (None: every kept frame; `TAIL`: only new ones), then the live
-        ones until `close`. Nothing when the run's frames are no longer kept.
+        ones until `close`, in lists of the frames there were when the reader looked (a burst of
+        tokens is one list: one write for a server). Nothing when the run's frames are no longer kept.
 
         Raises:
             ValueError: `after` is not an id this stream hands out (checked before iterating).
@@ -262,7 +263,7 @@ class LocalRunStream:
         if self._logs.get(run_id) is log:
             del self._logs[run_id]
 
-    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[StreamItem]:
+    def subscribe(self, run_id: str, *, after: str | None = None) -> AsyncIterator[list[StreamItem]]:
         start = _position(after)
         log = self._logs.get(run_id)  # taken now: a run that closes before iteration starts is still read
         if log is None:
@@ -292,17 +293,19 @@ def _position(after: str | None) -> int | None:
     return index + 1
 
 
-async def _nothing() -> AsyncIterator[StreamItem]:
+async def _nothing() -> AsyncIterator[list[StreamItem]]:
     return
     yield  # pragma: no cover - makes this an async generator
 
 
-async def _follow(log: _Log, index: int) -> AsyncIterator[StreamItem]:
+async def _follow(log: _Log, index: int) -> AsyncIterator[list[StreamItem]]:
     while True:
         changed = log.changed
-        while index < len(log.items):
-            yield log.items[index]
-            index += 1
+        if index < len(log.items):
+            ready = log.items[index:]
+            index += len(ready)
+            yield ready
+            continue  # more may have come while the reader wrote these
         if log.closed:
             return
         await changed.wait()

@@ -212,14 +212,17 @@ def _after(ctx: Context, temporary: bool) -> Callable[[RunRecord], Awaitable[Non
 # ---------------------------------------------------------------------------------- answers
 
 
-def _frames(items: AsyncIterator[StreamItem], *, modes: frozenset[str] | None = None,
+def _frames(items: AsyncIterator[list[StreamItem]], *, modes: frozenset[str] | None = None,
             on_disconnect: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
+    """The SSE blocks of a run's frames; the frames published together in one write."""
     async def frames() -> AsyncIterator[bytes]:
         ended = False
         try:
-            async for item in items:
-                if modes is None or item.mode is None or item.mode in modes:
-                    yield b"id: %s\nevent: %s\ndata: %s\n\n" % (item.id.encode(), item.name.encode(), item.data)
+            async for ready in items:
+                blocks = [b"id: %s\nevent: %s\ndata: %s\n\n" % (item.id.encode(), item.name.encode(), item.data)
+                          for item in ready if modes is None or item.mode is None or item.mode in modes]
+                if blocks:
+                    yield b"".join(blocks)
             ended = True
         finally:
             if not ended and on_disconnect is not None:
@@ -248,11 +251,12 @@ def _run_out(run: RunRecord) -> RunOut:
 async def _final_values(ctx: Context, run: RunRecord) -> bytes:
     """What `wait` answers: the last `values` event, or `{"__error__": ...}` when the run failed."""
     last: bytes | None = None
-    async for item in ctx.api.runs.stream.subscribe(run.run_id):
-        if item.name == "values":
-            last = item.data
-        elif item.name == "error":
-            return b'{"__error__":%s}' % item.data
+    async for ready in ctx.api.runs.stream.subscribe(run.run_id):
+        for item in ready:
+            if item.name == "values":
+                last = item.data
+            elif item.name == "error":
+                return b'{"__error__":%s}' % item.data
     return last if last is not None else b"null"
 
 
