@@ -31,7 +31,7 @@ def langgraph_venv() -> Path:
     venv = Path(os.environ.get("FACTORY_LANGGRAPH_VENV") or ROOT / ".venv-langgraph")
     required = os.environ.get(REQUIRE) == "1"
     if not (venv / "bin" / "langgraph").is_file() and not required:
-        pytest.skip(f"no {venv} (make it with: bash scripts/langgraph-venv.sh)")
+        unavailable(REQUIRE, f"no {venv} (make it with: bash scripts/langgraph-venv.sh)")
     done = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1800,
                           check=False)
     if done.returncode != 0:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -95,8 +96,6 @@ def balancer_retries(folder: Path) -> dict[str, int]:
     it sent again (`retries`), sent again to another replica (`redispatches`), and connection and
     response errors it met (`connect_errors`, `response_errors`). A fault that hits a request before
     its answer starts shows here, not at the client."""
-    import socket
-
     with socket.socket(socket.AF_UNIX) as stats:
         stats.settimeout(5)
         stats.connect(str(folder / STATS_SOCKET))
